@@ -1,0 +1,52 @@
+# medtl-bench: the user's verbs. Every target sets the environment up on first use (.venv + a stamp file).
+#   make bench [MATRIX=smoke] [ONLY="key=value ..."] [EXECUTOR=local]   run a matrix, then write its leaderboard
+#   make test                                                              the CPU test suite
+#   make report MATRIX=...                                                 rebuild a leaderboard from its result files
+#   make lint | make clean
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.medtl-installed
+MATRIX ?= smoke
+EXECUTOR ?= local
+ONLY ?=
+RESULTS ?= results
+# Keep data and weights caches inside the checkout unless the user points them elsewhere.
+export MEDTL_CACHE ?= $(CURDIR)/.cache
+export PYTHONHASHSEED ?= 0
+
+.PHONY: bench report test test-slow lint format clean setup
+
+$(STAMP): pyproject.toml requirements/constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "setting up $(VENV) (first use only): torch, timm and the pinned dependencies"
+	$(BIN)/python -m pip install --quiet --constraint requirements/constraints.txt --editable ".[dev]"
+	@touch $@
+
+setup: $(STAMP)
+
+bench: $(STAMP)
+	$(BIN)/medtl-bench run $(MATRIX) --executor $(EXECUTOR) --results $(RESULTS) $(addprefix --only ,$(ONLY))
+
+report: $(STAMP)
+	$(BIN)/medtl-bench report $(MATRIX) --results $(RESULTS)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow
+
+lint: $(STAMP)
+	$(BIN)/ruff check suite tests benchmarks
+	$(BIN)/ruff format --check suite tests benchmarks
+
+format: $(STAMP)
+	$(BIN)/ruff format suite tests benchmarks
+	$(BIN)/ruff check --fix suite tests benchmarks
+
+clean:
+	rm -rf .work .cache .pytest_cache .ruff_cache .hypothesis
+	find . -name __pycache__ -type d -prune -not -path "./$(VENV)/*" -exec rm -rf {} +
