@@ -1,0 +1,84 @@
+"""Exact, reproducible train/val/test splits: stratified, grouped by patient, or both.
+
+scikit-learn's splitters cannot express "per stratum, train = floor(0.7 × n), the rest to val" with groups kept
+whole (StratifiedGroupKFold works in folds, not ratios, and its rounding is implicit), and the papers' counts depend
+on exactly that rule (REFERENCE.md: Kaggle DR 7:3 → 24,587 / 10,539). So the rule is written out here.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from suite.data.lock import SplitRecipe
+from suite.errors import UserError
+
+_ROUND = {"floor": math.floor, "ceil": math.ceil, "round": lambda x: math.floor(x + 0.5)}
+
+
+def _targets(n: int, ratios: list[float], rounding: str) -> list[int]:
+    """Images per split within one stratum; the last split takes the remainder."""
+    rule = _ROUND[rounding]
+    head = [min(n, rule(r * n + 1e-9)) for r in ratios[:-1]]
+    head_total = 0
+    out = []
+    for t in head:
+        t = min(t, n - head_total)
+        out.append(t)
+        head_total += t
+    return [*out, n - head_total]
+
+
+def assign_splits(index: pd.DataFrame, recipe: SplitRecipe) -> pd.Series:
+    """A split name for every row of `index`, deterministic from the recipe's seed."""
+    if recipe.column is not None:
+        if recipe.column not in index:
+            raise UserError(
+                f"split column {recipe.column!r} is not in the index; columns: {list(index.columns)}"
+            )
+        return index[recipe.column].astype(str)
+    for col in (recipe.stratify, recipe.group):
+        if col is not None and col not in index:
+            raise UserError(f"split column {col!r} is not in the index; columns: {list(index.columns)}")
+    names = [n for n, r in recipe.ratios.items() if r > 0]
+    ratios = [recipe.ratios[n] for n in names]
+    unit = index[recipe.group] if recipe.group else pd.Series(np.arange(len(index)), index=index.index)
+    sizes = unit.value_counts(sort=False)
+    if recipe.stratify and not recipe.group:
+        strata = pd.Series(index[recipe.stratify].to_numpy(), index=unit.to_numpy())
+    elif recipe.stratify:
+        # A group's stratum is its most common value (ties: the smallest), so groups stay whole.
+        strata = pd.crosstab(unit, index[recipe.stratify]).idxmax(axis=1)
+    else:
+        strata = pd.Series(0, index=sizes.index.sort_values())
+    assignment: dict = {}
+    for stratum, (_, units) in enumerate(strata.groupby(strata, sort=True)):
+        order = units.index.to_numpy()[np.random.default_rng([recipe.seed, stratum]).permutation(len(units))]
+        targets = _targets(int(sizes[order].sum()), ratios, recipe.rounding)
+        filled = [0] * len(names)
+        for u in order:  # each unit goes to the split furthest below its target (ties: the earlier split)
+            k_best = max(range(len(names)), key=lambda j: targets[j] - filled[j])
+            assignment[u] = names[k_best]
+            filled[k_best] += int(sizes[u])
+    return unit.map(assignment).rename("split")
+
+
+def split_counts(index: pd.DataFrame, splits: pd.Series, label: str = "label") -> pd.DataFrame:
+    """Images per split and class (rows: classes plus a total)."""
+    table = pd.crosstab(index[label], splits, margins=True, margins_name="total")
+    return table
+
+
+def check_not_empty(index: pd.DataFrame, splits: pd.Series, classes: list[str], label: str = "label") -> None:
+    """Every split must exist and hold every class; otherwise metrics are meaningless."""
+    for name in ("train", "val"):
+        present = set(index.loc[splits == name, label])
+        if not present:
+            raise UserError(f"split {name!r} is empty; check the ratios and the dataset size")
+        absent = [c for c in classes if c not in present]
+        if absent and name == "train":
+            raise UserError(
+                f"split 'train' has no images of class(es) {absent}; the split recipe cannot stratify"
+            )
