@@ -1,0 +1,6 @@
+"""Fine-tuning strategies, one registered class each. Importing this package registers them all."""
+
+from suite.strategies import basic  # noqa: F401  (registers ft, lp)
+from suite.strategies.base import STRATEGIES, Strategy, StrategyContext
+
+__all__ = ["STRATEGIES", "Strategy", "StrategyContext"]

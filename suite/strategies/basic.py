@@ -1,0 +1,35 @@
+"""Full fine-tuning and linear probing (Davila et al. 2024, METHODS.md §D)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch import nn
+
+from suite.strategies.base import STRATEGIES, Strategy, StrategyContext
+
+
+@STRATEGIES.register("ft")
+@dataclass(frozen=True)
+class FullFineTune(Strategy):
+    """FT, full fine-tuning (Davila; Peng's FTL; Fang's Expt 1 `**`, and Expt 2 `^` from scratch).
+
+    Trains: every layer and the new, randomly initialised head, at the base LR.
+    """
+
+    name = "ft"
+
+
+@STRATEGIES.register("lp")
+@dataclass(frozen=True)
+class LinearProbe(Strategy):
+    """LP, linear probing (Davila; Fang's one-step `*` and two-step `++`).
+
+    Trains: only the new head. The backbone is frozen, and its BatchNorm layers stay in eval mode so their running
+    statistics stay the pretrained ones (the loop does this for any fully frozen BatchNorm).
+    """
+
+    name = "lp"
+
+    def trainable(self, model: nn.Module, epoch: int, ctx: StrategyContext) -> set[str]:
+        return set(ctx.head)

@@ -1,0 +1,288 @@
+"""The one training loop. It knows nothing about any particular strategy; strategies act only through their hooks.
+
+seed everything; model = strategy.prepare_model(model)
+optimiser over strategy.param_groups (frozen parameters get no gradient, hence no update)
+for epoch in 1..epochs:
+    requires_grad ← strategy.trainable(epoch)          # the one place trainability is decided
+    strategy.on_epoch_start(epoch)
+    for batch: loss = task loss + strategy.extra_loss; backward; strategy.before_step; step
+    validate → monitor; scheduler step; keep the best state; early stopping (patience, delta)
+restore the best state; evaluate the test split there
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
+from torchvision.transforms.v2 import functional as TF
+from tqdm import tqdm
+
+from suite.data.dataset import Split, TaskData
+from suite.matrix.schema import Augment, TrainConfig
+from suite.metrics import METRICS, MetricReport, compute_metrics
+from suite.strategies.base import Strategy, StrategyContext
+
+Progress = Callable[[int, int, dict[str, Any]], None]
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.backends.cudnn.benchmark = False
+
+
+def pick_device(cfg: TrainConfig) -> torch.device:
+    if cfg.device == "cuda" or (cfg.device == "auto" and torch.cuda.is_available()):
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+def augment(x: torch.Tensor, cfg: Augment) -> torch.Tensor:
+    """Per-sample random flips, padded crops and rotations on a uint8 batch (uses the seeded global RNG)."""
+    n = x.shape[0]
+    if cfg.hflip:
+        x = torch.where((torch.rand(n) < 0.5)[:, None, None, None], x.flip(-1), x)
+    if cfg.vflip:
+        x = torch.where((torch.rand(n) < 0.5)[:, None, None, None], x.flip(-2), x)
+    if cfg.crop_padding:
+        p, (h, w) = cfg.crop_padding, x.shape[-2:]
+        padded = F.pad(x, (p, p, p, p), mode="reflect" if x.is_floating_point() else "constant")
+        offsets = torch.randint(0, 2 * p + 1, (n, 2))
+        x = torch.stack([padded[i, :, a : a + h, b : b + w] for i, (a, b) in enumerate(offsets.tolist())])
+    if cfg.rotate:
+        angles = (torch.rand(n) * 2 - 1) * cfg.rotate
+        x = torch.stack([TF.rotate(img, float(a)) for img, a in zip(x, angles)])
+    return x
+
+
+class Normalise(nn.Module):
+    """uint8 batch → float, scaled and normalised with the weights' mean and std."""
+
+    def __init__(self, mean: tuple[float, ...], std: tuple[float, ...]) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(mean).view(1, -1, 1, 1) * 255.0)
+        self.register_buffer("std", torch.tensor(std).view(1, -1, 1, 1) * 255.0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x.float() - self.mean) / self.std
+
+
+def _loss(task: str, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    if task == "multilabel":
+        return F.binary_cross_entropy_with_logits(logits, targets.float())
+    return F.cross_entropy(logits, targets)
+
+
+def _scores(task: str, logits: torch.Tensor) -> torch.Tensor:
+    return torch.sigmoid(logits) if task == "multilabel" else torch.softmax(logits, dim=1)
+
+
+@torch.no_grad()
+def predict(model: nn.Module, norm: Normalise, split: Split, task: str, cfg: TrainConfig, device) -> tuple:
+    """Mean loss, probabilities (N×K) and targets over a split, in eval mode."""
+    model.eval()
+    losses, scores = [], []
+    for start in range(0, len(split), cfg.eval_batch_size):
+        x = split.images[start : start + cfg.eval_batch_size].to(device)
+        y = split.targets[start : start + cfg.eval_batch_size].to(device)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.amp and device.type == "cuda"):
+            logits = model(norm(x)).float()
+        losses.append(_loss(task, logits, y).item() * len(x))
+        scores.append(_scores(task, logits).cpu())
+    return sum(losses) / len(split), torch.cat(scores).numpy(), split.targets.numpy()
+
+
+def evaluate(model, norm, split: Split, data: TaskData, cfg: TrainConfig, device) -> tuple[MetricReport, Any]:
+    loss, scores, targets = predict(model, norm, split, data.entry.task, cfg, device)
+    report = compute_metrics(data.entry.task, targets, scores, data.entry.classes)
+    report.scalars["loss"] = loss
+    return report, (scores, targets)
+
+
+def apply_trainable(model: nn.Module, names: set[str] | None) -> int:
+    """Set requires_grad from the strategy's declaration; returns the number of trainable parameters."""
+    count = 0
+    for name, p in model.named_parameters():
+        p.requires_grad_(names is None or name in names)
+        count += p.numel() if p.requires_grad else 0
+    return count
+
+
+def freeze_frozen_batchnorm(model: nn.Module) -> None:
+    """Fully frozen BatchNorm layers stay in eval mode: frozen means their statistics do not move either."""
+    for m in model.modules():
+        params = list(m.parameters(recurse=False))
+        if isinstance(m, _BatchNorm) and params and not any(p.requires_grad for p in params):
+            m.eval()
+
+
+def build_optimizer(model: nn.Module, strategy: Strategy, ctx: StrategyContext, cfg: TrainConfig):
+    named = dict(model.named_parameters())
+    groups = strategy.param_groups(model, ctx)
+    listed = [n for g in groups for n in g["params"]]
+    if sorted(listed) != sorted(named):
+        raise RuntimeError(f"{strategy.name}: param_groups must list every parameter exactly once")
+    torch_groups = [{"params": [named[n] for n in g["params"]], "lr": cfg.lr * g["lr_scale"]} for g in groups]
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(torch_groups, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
+    return cls(torch_groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def build_scheduler(optimizer, cfg: TrainConfig):
+    s = cfg.scheduler
+    if s.name == "step":
+        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=s.step_size, gamma=s.gamma)
+    if s.name == "plateau":
+        mode = "min" if not METRICS.get(cfg.monitor, METRICS["loss"]).higher_is_better else "max"
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, mode=mode, factor=s.factor, patience=s.patience
+        )
+    return None
+
+
+@dataclass
+class FitOutcome:
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best_epoch: int = 0
+    epochs_run: int = 0
+    stop_reason: str = "max_epochs"
+    best_state: dict[str, torch.Tensor] | None = None
+    train_seconds: float = 0.0
+    throughput: float = float("nan")
+
+
+class _Monitor:
+    """Best-so-far tracking with patience and delta (delta 0: any strict improvement counts)."""
+
+    def __init__(self, cfg: TrainConfig) -> None:
+        self.higher = cfg.monitor != "loss" and METRICS.get(cfg.monitor, METRICS["loss"]).higher_is_better
+        self.delta, self.patience = cfg.early_stopping.delta, cfg.early_stopping.patience
+        self.best, self.bad = -math.inf if self.higher else math.inf, 0
+
+    def improved(self, value: float) -> bool:
+        better = value > self.best + self.delta if self.higher else value < self.best - self.delta
+        if not math.isnan(value) and better:
+            self.best, self.bad = value, 0
+            return True
+        self.bad += 1
+        return False
+
+    @property
+    def exhausted(self) -> bool:
+        return self.patience is not None and self.bad >= self.patience
+
+
+def _train_epoch(
+    model, norm, optimizer, strategy, ctx, data: TaskData, cfg: TrainConfig, device, bar
+) -> float:
+    model.train()
+    freeze_frozen_batchnorm(model)
+    split = data.splits["train"]
+    order = torch.randperm(len(split))
+    total, seen = 0.0, 0
+    for idx in order.split(cfg.batch_size):
+        if len(idx) < 2 and len(order) > 1:  # BatchNorm cannot train on a batch of one
+            continue
+        x = augment(split.images[idx], cfg.augment).to(device, non_blocking=True)
+        y = split.targets[idx].to(device, non_blocking=True)
+        if cfg.channels_last and device.type == "cuda":
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.amp and device.type == "cuda"):
+            loss = _loss(data.entry.task, model(norm(x)).float(), y)
+        extra = strategy.extra_loss(model, ctx)
+        full = loss if extra is None else loss + extra
+        optimizer.zero_grad(set_to_none=True)
+        full.backward()
+        strategy.before_step(model, optimizer, ctx)
+        optimizer.step()
+        total, seen = total + loss.item() * len(idx), seen + len(idx)
+        bar.update(len(idx))
+    return total / max(seen, 1)
+
+
+def fit(
+    model,
+    norm,
+    strategy: Strategy,
+    ctx: StrategyContext,
+    data: TaskData,
+    cfg: TrainConfig,
+    device,
+    progress: Progress | None = None,
+) -> FitOutcome:
+    """Train with early stopping on `cfg.monitor` (validation), keeping the best state."""
+    out = FitOutcome()
+    optimizer = build_optimizer(model, strategy, ctx, cfg)
+    scheduler = build_scheduler(optimizer, cfg)
+    monitor = _Monitor(cfg)
+    steady_images, steady_seconds = 0, 0.0
+    for epoch in range(1, cfg.epochs + 1):
+        n_trainable = apply_trainable(model, strategy.trainable(model, epoch, ctx))
+        strategy.on_epoch_start(model, epoch, ctx)
+        start = time.perf_counter()
+        with tqdm(
+            total=len(data.splits["train"]),
+            desc=f"epoch {epoch}/{cfg.epochs}",
+            unit="img",
+            mininterval=10,
+            leave=False,
+        ) as bar:
+            train_loss = _train_epoch(model, norm, optimizer, strategy, ctx, data, cfg, device, bar)
+        seconds = time.perf_counter() - start
+        if epoch > 1 or cfg.epochs == 1:
+            steady_images, steady_seconds = (
+                steady_images + len(data.splits["train"]),
+                steady_seconds + seconds,
+            )
+        val, _ = evaluate(model, norm, data.splits["val"], data, cfg, device)
+        value = val.scalars.get(cfg.monitor, float("nan"))
+        lr = optimizer.param_groups[0]["lr"]
+        if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            scheduler.step(value)
+        elif scheduler is not None:
+            scheduler.step()
+        improved = monitor.improved(value)
+        if improved:
+            out.best_epoch = epoch
+            out.best_state = copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})
+        out.history.append(
+            {
+                "epoch": epoch,
+                "train_loss": train_loss,
+                "val_loss": val.scalars["loss"],
+                f"val_{cfg.monitor}": value,
+                "lr": lr,
+                "trainable_params": n_trainable,
+                "seconds": round(seconds, 3),
+                "best": improved,
+            }
+        )
+        out.epochs_run, out.train_seconds = epoch, out.train_seconds + seconds
+        if progress:
+            progress(epoch, cfg.epochs, {"val": value, "monitor": cfg.monitor})
+        if monitor.exhausted:
+            out.stop_reason = "early_stopping"
+            break
+        if cfg.scheduler.name == "plateau" and all(
+            g["lr"] < cfg.scheduler.min_lr for g in optimizer.param_groups
+        ):
+            out.stop_reason = "lr_floor"
+            break
+    out.throughput = steady_images / steady_seconds if steady_seconds else float("nan")
+    if out.best_state is not None:
+        model.load_state_dict(out.best_state)
+    return out
