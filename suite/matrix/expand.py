@@ -1,0 +1,243 @@
+"""Expand a validated matrix into cells: one resolved, hashable config each, with its parents (two-step sources).
+
+Names are resolved through a `Catalog` (datasets, architectures, strategies) passed in by the caller, so this module
+never imports torch and tests can hand it a fake catalog.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from suite.errors import UserError
+from suite.matrix.loader import Located
+from suite.matrix.schema import (
+    ArchitectureEntry,
+    Axes,
+    DatasetEntry,
+    Matrix,
+    SourceEntry,
+    StrategyEntry,
+    TrainConfig,
+)
+
+BASE_SOURCES = ("imagenet", "scratch")
+CHAIN = ">"
+
+
+class Catalog(Protocol):
+    def dataset_metrics(self, name: str) -> list[str]: ...
+    def check_metric(self, name: str) -> None: ...
+    def architecture(self, entry: ArchitectureEntry) -> dict[str, Any]: ...
+    def strategy(self, name: str, params: dict[str, Any]) -> dict[str, Any]: ...
+    def strategy_variants(self, name: str, architecture: dict[str, Any]) -> list[str]: ...
+
+
+@dataclass(frozen=True)
+class Cell:
+    id: str
+    config: dict[str, Any] = field(hash=False, compare=False)
+    parents: tuple[str, ...] = ()
+    family: str = ""
+
+    @property
+    def key(self) -> dict[str, Any]:
+        """The axis values, for `--only` filters and tables."""
+        c = self.config
+        strategy = c["strategy"]["name"] + (
+            f"@{c['strategy']['variant']}" if c["strategy"]["variant"] else ""
+        )
+        return {
+            "dataset": c["dataset"]["name"],
+            "architecture": c["architecture"]["name"],
+            "source": c["source"]["name"],
+            "strategy": strategy,
+            "seed": c["seed"],
+            "id": self.id,
+            **{k: str(v) for k, v in c.get("sweep", {}).items()},
+        }
+
+    @property
+    def slug(self) -> str:
+        k = self.key
+        text = f"{k['dataset']}.{k['architecture']}.{k['source']}.{k['strategy']}.s{k['seed']}.{self.id}"
+        return re.sub(r"[^A-Za-z0-9._-]+", "_", text.replace(CHAIN, "-to-").replace("@", "-at-"))
+
+
+def cell_id(config: dict[str, Any]) -> str:
+    """12 hex digits of sha256 over the canonical JSON of the resolved config."""
+    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def _merge(*parts: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for part in parts:
+        for key, value in part.items():
+            out[key] = (
+                _merge(out[key], value)
+                if isinstance(value, dict) and isinstance(out.get(key), dict)
+                else value
+            )
+    return out
+
+
+def _nest(dotted: dict[str, Any]) -> dict[str, Any]:
+    """`{"scheduler.gamma": 0.1}` → `{"scheduler": {"gamma": 0.1}}`."""
+    out: dict[str, Any] = {}
+    for key, value in dotted.items():
+        *head, last = key.split(".")
+        target = out
+        for part in head:
+            target = target.setdefault(part, {})
+        target[last] = value
+    return out
+
+
+class Expander:
+    """Turns one matrix into its cells; every catalog error is re-raised at the entry's file and line."""
+
+    def __init__(self, matrix: Matrix, located: Located, catalog: Catalog) -> None:
+        self.matrix, self.located, self.catalog = matrix, located, catalog
+        self.cells: dict[str, Cell] = {}
+
+    def _at(self, path: tuple, fn, *args):
+        try:
+            return fn(*args)
+        except UserError as exc:
+            raise UserError(exc.message, where=self.located.where(path)) from None
+
+    def _train(self, path: tuple, *parts: TrainConfig | dict[str, Any]) -> TrainConfig:
+        """Merge the settings each level set explicitly (later wins), then validate the result."""
+        from suite.matrix.loader import validate
+
+        dicts = [p.model_dump(exclude_unset=True) if isinstance(p, TrainConfig) else p for p in parts]
+        return validate(
+            Located(_merge(*dicts), {(): self.located.marks.get(path, ("matrix", 1, 1))}), TrainConfig
+        )
+
+    def _axis(self, grid: Axes, grid_path: tuple, axis: str) -> list[tuple[tuple, Any]]:
+        own = getattr(grid, axis)
+        values, base = (own, grid_path) if own is not None else (getattr(self.matrix, axis), ())
+        if values is None:
+            return [((axis,), None)]
+        if isinstance(values, dict):
+            return [((*base, axis), values)]
+        return [((*base, axis, i), v) for i, v in enumerate(values)]
+
+    def expand(self) -> list[Cell]:
+        for gi, grid in enumerate(self.matrix.grids or [Axes()]):
+            grid_path = ("grids", gi) if self.matrix.grids else ()
+            axes = {
+                a: self._axis(grid, grid_path, a)
+                for a in ("datasets", "architectures", "sources", "strategies", "seeds", "sweep")
+            }
+            if axes["sources"][0][1] is None:
+                axes["sources"] = [(("sources",), SourceEntry(name="imagenet"))]
+            sweep_path, sweep = axes["sweep"][0]
+            points = (
+                [dict(zip(sweep, combo)) for combo in itertools.product(*sweep.values())] if sweep else [{}]
+            )
+            for ds, arch, src, strat, seed in itertools.product(
+                axes["datasets"], axes["architectures"], axes["sources"], axes["strategies"], axes["seeds"]
+            ):
+                for point in points:
+                    self._add_strategy_cells(ds, arch, src, strat, seed[1], point, sweep_path)
+        return list(self.cells.values())
+
+    def _add_strategy_cells(self, ds, arch, src, strat, seed: int, point: dict, sweep_path: tuple) -> None:
+        arch_path, arch_entry = arch
+        resolved_arch = self._at(arch_path, self.catalog.architecture, arch_entry)
+        strat_path, strat_entry = strat
+        names = [strat_entry.name]
+        if strat_entry.name.endswith("@*"):
+            base = strat_entry.name[:-2]
+            names = [
+                f"{base}@{v}"
+                for v in self._at(strat_path, self.catalog.strategy_variants, base, resolved_arch)
+            ]
+        for name in names:
+            entry = StrategyEntry(name=name, params=strat_entry.params, train=strat_entry.train)
+            cell = self._cell(
+                ds, (arch_path, arch_entry, resolved_arch), src, (strat_path, entry), seed, point, sweep_path
+            )
+            if not self._excluded(cell):
+                self.cells.setdefault(cell.id, cell)
+
+    def _excluded(self, cell: Cell) -> bool:
+        key = cell.key
+        return any(
+            all(str(key.get(k)) == str(v) for k, v in pattern.items()) for pattern in self.matrix.exclude
+        )
+
+    def _cell(self, ds, arch, src, strat, seed: int, point: dict, sweep_path: tuple) -> Cell:
+        ds_path, ds_entry = ds
+        _, arch_entry, resolved_arch = arch
+        src_path, src_entry = src
+        strat_path, strat_entry = strat
+        metrics = ds_entry.metrics or self._at(ds_path, self.catalog.dataset_metrics, ds_entry.name)
+        for m in metrics:
+            self._at(ds_path, self.catalog.check_metric, m)
+        arch_train = _merge(
+            {
+                k: v
+                for k, v in (("lr", arch_entry.lr), ("image_size", arch_entry.image_size))
+                if v is not None
+            },
+            arch_entry.train.model_dump(exclude_unset=True),
+        )
+        train = self._train(
+            sweep_path or strat_path,
+            self.matrix.train,
+            ds_entry.train,
+            arch_train,
+            strat_entry.train,
+            _nest(point),
+        )
+        train = train.model_copy(
+            update={
+                "lr": train.lr or resolved_arch["lr"],
+                "image_size": train.image_size or resolved_arch["input_size"],
+            }
+        )
+        self._at(
+            ("train", "monitor"), lambda: train.monitor == "loss" or self.catalog.check_metric(train.monitor)
+        )
+        strategy = self._at(strat_path, self.catalog.strategy, strat_entry.name, strat_entry.params)
+        source, parents = self._source(src_path, src_entry, arch, seed)
+        config = {
+            "dataset": {"name": ds_entry.name, "metrics": metrics},
+            "architecture": {k: v for k, v in resolved_arch.items() if k not in ("lr", "input_size")}
+            | ({"weights": None} if source["name"] == "scratch" else {}),
+            "source": source,
+            "strategy": strategy,
+            "train": train.model_dump(),
+            "seed": seed,
+            **({"sweep": point} if point else {}),
+        }
+        cid = cell_id(config)
+        family = self.cells[parents[0]].family if parents else cid
+        return Cell(cid, config, parents, family)
+
+    def _source(
+        self, path: tuple, entry: SourceEntry, arch: tuple, seed: int
+    ) -> tuple[dict, tuple[str, ...]]:
+        """A base source, or a chain whose last link is a parent cell trained with `ft` on that dataset."""
+        links = entry.name.split(CHAIN)
+        if links[0] not in BASE_SOURCES:
+            raise UserError(
+                f"source {links[0]!r}: a source starts with one of {BASE_SOURCES}",
+                where=self.located.where(path),
+            )
+        if len(links) == 1:
+            return {"name": entry.name}, ()
+        parent_source = SourceEntry(name=CHAIN.join(links[:-1]), train=entry.train)
+        parent_ds = DatasetEntry(name=links[-1], train=entry.train)
+        parent = self._cell(
+            (path, parent_ds), arch, (path, parent_source), (path, StrategyEntry(name="ft")), seed, {}, ()
+        )
+        self.cells.setdefault(parent.id, parent)
+        return {"name": entry.name, "parent": parent.id}, (parent.id,)

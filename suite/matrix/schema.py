@@ -1,0 +1,149 @@
+"""The matrix file's schema. Unknown keys are errors; every field has the default a user would expect.
+
+A matrix is datasets × architectures × sources × strategies × sweep points × seeds, optionally as a union of
+`grids` (each overriding some axes) minus `exclude` patterns. Training settings merge in this order, later wins:
+`train:` → the dataset entry's `train:` → the architecture entry's → the strategy entry's → the sweep point.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Scheduler(Strict):
+    """`step`: StepLR (Fang: every 5 epochs ×0.5). `plateau`: ReduceLROnPlateau on the monitor (Peng)."""
+
+    name: Literal["step", "plateau", "none"] = "step"
+    step_size: int = Field(5, ge=1)
+    gamma: float = Field(0.5, gt=0, le=1)
+    factor: float = Field(0.1, gt=0, lt=1)
+    patience: int = Field(2, ge=0)
+    min_lr: float = Field(1e-7, ge=0, description="plateau: stop training once the LR falls below this floor")
+
+
+class EarlyStopping(Strict):
+    patience: int | None = Field(10, ge=1, description="epochs without improvement; null disables")
+    delta: float = Field(0.0, ge=0)
+
+
+class Augment(Strict):
+    """Augmentations run on cached uint8 tensors: Fang uses hflip; Peng random crop and slight rotation."""
+
+    hflip: bool = False
+    vflip: bool = False
+    rotate: float = Field(0.0, ge=0, le=180, description="max degrees, uniform in ±rotate")
+    crop_padding: int = Field(0, ge=0, description="pad then random-crop back to size")
+
+
+class TrainConfig(Strict):
+    epochs: int = Field(50, ge=1)
+    batch_size: int = Field(32, ge=1)
+    eval_batch_size: int = Field(128, ge=1)
+    optimizer: Literal["adam", "adamw", "sgd"] = "adam"
+    lr: float | None = Field(None, gt=0, description="null: the architecture's default LR")
+    weight_decay: float = Field(0.0, ge=0)
+    momentum: float = Field(0.9, ge=0, lt=1)
+    scheduler: Scheduler = Scheduler()
+    early_stopping: EarlyStopping = EarlyStopping()
+    monitor: str = Field("loss", description="validation metric for early stopping and the best checkpoint")
+    image_size: int | None = Field(None, ge=8, description="null: the architecture's input size")
+    resize: int | None = Field(None, ge=8, description="shorter side before a centre crop to image_size")
+    augment: Augment = Augment()
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    amp: bool = Field(False, description="bf16 autocast on GPU")
+    channels_last: bool = False
+    threads: int | None = Field(None, ge=1, description="torch CPU threads; null: torch's default")
+    timeout_min: float = Field(180.0, gt=0, description="the executor kills a cell after this long")
+    allow_unverified: bool = Field(False, description="train on data that does not match datasets.lock")
+
+
+class DatasetEntry(Strict):
+    name: str
+    metrics: list[str] | None = Field(None, min_length=1, description="override the lock's primary metrics")
+    train: TrainConfig = TrainConfig()
+
+
+class ArchitectureEntry(Strict):
+    name: str
+    weights: str | None = Field(None, description="timm pretrained tag, e.g. tv_in1k")
+    image_size: int | None = Field(None, ge=8)
+    lr: float | None = Field(None, gt=0)
+    train: TrainConfig = TrainConfig()
+
+
+class SourceEntry(Strict):
+    """`imagenet`, `scratch`, or a chain such as `imagenet>synthetic-fundus` (train on the middle dataset first)."""
+
+    name: str
+    train: TrainConfig = Field(TrainConfig(), description="training settings of the intermediate stage")
+
+
+class StrategyEntry(Strict):
+    name: str
+    params: dict[str, Any] = {}
+    train: TrainConfig = TrainConfig()
+
+
+def _entries(value: Any) -> Any:
+    """Axis values may be plain names; turn them into `{name: ...}` mappings."""
+    if isinstance(value, list):
+        return [{"name": v} if isinstance(v, str) else v for v in value]
+    return value
+
+
+class Axes(Strict):
+    datasets: list[DatasetEntry] | None = Field(None, min_length=1)
+    architectures: list[ArchitectureEntry] | None = Field(None, min_length=1)
+    sources: list[SourceEntry] | None = Field(None, min_length=1)
+    strategies: list[StrategyEntry] | None = Field(None, min_length=1)
+    seeds: list[int] | None = Field(None, min_length=1)
+    sweep: dict[str, list[Any]] | None = None
+
+    @field_validator("datasets", "architectures", "sources", "strategies", mode="before")
+    @classmethod
+    def _names(cls, value: Any) -> Any:
+        return _entries(value)
+
+    @field_validator("seeds", mode="before")
+    @classmethod
+    def _seed_count(cls, value: Any) -> Any:
+        """`seeds: 3` means seeds 0, 1, 2."""
+        if isinstance(value, int) and not isinstance(value, bool):
+            return list(range(value))
+        return value
+
+    @field_validator("sweep")
+    @classmethod
+    def _sweep_keys(cls, value: dict[str, list[Any]] | None) -> dict[str, list[Any]] | None:
+        for key, values in (value or {}).items():
+            if key.split(".")[0] not in TrainConfig.model_fields:
+                raise ValueError(
+                    f"sweep key {key!r} is not a train setting; valid: {sorted(TrainConfig.model_fields)}"
+                )
+            if not values:
+                raise ValueError(f"sweep {key!r} is empty")
+        return value
+
+
+class Matrix(Axes):
+    name: str | None = None
+    description: str = ""
+    train: TrainConfig = TrainConfig()
+    grids: list[Axes] = []
+    exclude: list[dict[str, str | int]] = []
+    report: dict[str, Any] = {}
+    executor: dict[str, Any] = {}
+
+    @model_validator(mode="after")
+    def _axes_present(self) -> Matrix:
+        for axis in ("datasets", "architectures", "strategies", "seeds"):
+            grids = self.grids or [Axes()]
+            if getattr(self, axis) is None and any(getattr(g, axis) is None for g in grids):
+                raise ValueError(f"axis {axis!r} is missing: give it at the top level or in every grid")
+        return self

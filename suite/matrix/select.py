@@ -1,0 +1,70 @@
+"""Choose which cells run: `--only key=value` filters and deterministic `--shard i/n` splits."""
+
+from __future__ import annotations
+
+import fnmatch
+
+from suite.errors import UserError
+from suite.matrix.expand import Cell
+
+FILTER_KEYS = ("dataset", "architecture", "source", "strategy", "seed", "id")
+ALIASES = {"arch": "architecture", "ds": "dataset"}
+
+
+def parse_filters(items: list[str]) -> list[tuple[str, list[str]]]:
+    """`strategy=ft,lp` → ("strategy", ["ft", "lp"]); values may be shell globs (`strategy=swft@*`)."""
+    out = []
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = ALIASES.get(key.strip(), key.strip())
+        if not sep or not value:
+            raise UserError(f"--only {item!r}: write key=value, e.g. strategy=ft")
+        if key not in FILTER_KEYS and not key.startswith("sweep."):
+            raise UserError(f"--only {item!r}: unknown key {key!r}; valid: {', '.join(FILTER_KEYS)}")
+        out.append((key.removeprefix("sweep."), value.split(",")))
+    return out
+
+
+def _matches(cell: Cell, key: str, patterns: list[str]) -> bool:
+    value = str(cell.key.get(key, ""))
+    base = value.split("@")[0] if key == "strategy" else value
+    return any(fnmatch.fnmatchcase(value, p) or fnmatch.fnmatchcase(base, p) for p in patterns)
+
+
+def apply_filters(cells: list[Cell], filters: list[tuple[str, list[str]]]) -> list[Cell]:
+    """Cells matching every filter, plus the parents they need (a two-step child cannot run alone)."""
+    chosen = [c for c in cells if all(_matches(c, k, v) for k, v in filters)]
+    return with_parents(chosen, cells)
+
+
+def with_parents(chosen: list[Cell], universe: list[Cell]) -> list[Cell]:
+    by_id = {c.id: c for c in universe}
+    wanted = {c.id for c in chosen}
+    stack = [p for c in chosen for p in c.parents]
+    while stack:
+        pid = stack.pop()
+        if pid not in wanted:
+            wanted.add(pid)
+            stack.extend(by_id[pid].parents)
+    return [c for c in universe if c.id in wanted]
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    try:
+        i, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise UserError(f"--shard {text!r}: write i/n with 1 <= i <= n, e.g. 2/4") from None
+    if not 1 <= i <= n:
+        raise UserError(f"--shard {text!r}: write i/n with 1 <= i <= n, e.g. 2/4")
+    return i, n
+
+
+def shard(cells: list[Cell], i: int, n: int) -> list[Cell]:
+    """Shard i of n: families (a root cell and every cell trained from it) dealt round-robin in id order.
+
+    A two-step chain stays on one shard, every cell lands on exactly one shard, and the same matrix gives the same
+    shards on every machine, so shards' result folders merge without conflict.
+    """
+    families = sorted({c.family for c in cells})
+    mine = {f for k, f in enumerate(families) if k % n == i - 1}
+    return [c for c in cells if c.family in mine]
