@@ -1,0 +1,227 @@
+"""Run cells through any launcher (subprocess, container, cluster job): order, locks, timeouts, progress, Ctrl-C.
+
+Every executor shares this loop, so results and failures are recorded the same way whatever runs the cell:
+a cell that exits without a result (killed, out of memory, timed out) gets a `failed` result with the reason,
+a cell whose parent failed is failed without running, and an interrupted cell gets no result at all.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from tqdm import tqdm
+
+from suite.matrix import Cell
+from suite.results import read_result, write_result
+from suite.runner.spec import CellSpec, failed_result
+from suite.runner.state import CellLock, RunPaths, plan, status_of
+
+
+class Handle(Protocol):
+    def poll(self) -> int | None: ...
+    def kill(self) -> None: ...
+
+
+class Launcher(Protocol):
+    name: str
+
+    def start(self, cell: Cell, spec_path: Path, log_path: Path) -> Handle: ...
+
+
+@dataclass
+class Summary:
+    trained: list[Cell] = field(default_factory=list)
+    failed: list[tuple[Cell, str]] = field(default_factory=list)
+    done_before: list[Cell] = field(default_factory=list)
+    busy: list[Cell] = field(default_factory=list)
+    interrupted: bool = False
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.interrupted and not self.busy
+
+
+def describe_exit(code: int) -> str:
+    if code < 0:
+        name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
+        hint = " (out of memory?)" if -code == signal.SIGKILL else ""
+        return f"cell process killed by {name}{hint}"
+    return f"cell process exited with code {code} without writing a result"
+
+
+def _log_tail(path: Path) -> str:
+    try:
+        lines = [line.strip() for line in path.read_text(errors="replace").splitlines() if line.strip()]
+    except OSError:
+        return ""
+    return f"; last log line: {lines[-1][:200]}" if lines else ""
+
+
+@dataclass
+class _Running:
+    cell: Cell
+    handle: Handle
+    lock: CellLock
+    started: float
+    timeout_s: float
+    bar: tqdm | None
+
+
+class Scheduler:
+    def __init__(
+        self,
+        paths: RunPaths,
+        launcher: Launcher,
+        matrix: str,
+        environment: dict,
+        jobs: int = 1,
+        say: Callable[[str], None] | None = None,
+    ) -> None:
+        self.paths, self.launcher, self.matrix, self.environment = paths, launcher, matrix, environment
+        self.jobs = max(1, jobs)
+        self.say = say or (lambda text: tqdm.write(text, file=sys.stderr))
+        self.tty = sys.stderr.isatty()
+
+    def _spec(self, cell: Cell, by_id: dict[str, Cell]) -> CellSpec:
+        p = self.paths
+        return CellSpec(
+            cell.id,
+            cell.slug,
+            self.matrix,
+            cell.config,
+            {pid: str(p.checkpoint(by_id[pid]).resolve()) for pid in cell.parents},
+            str(p.result(cell).resolve()),
+            str(p.predictions(cell).resolve()),
+            str(p.checkpoint(cell).resolve()),
+            str(p.progress(cell).resolve()),
+            self.environment,
+        )
+
+    def _record_failure(self, spec: CellSpec, reason: str) -> None:
+        write_result(failed_result(spec, reason), Path(spec.result_path))
+
+    def run(self, cells: list[Cell], retry_failed: bool = True) -> Summary:
+        t0 = time.perf_counter()
+        todo, done = plan(cells, self.paths, retry_failed)
+        summary = Summary(done_before=done)
+        outcome = {c.id: "ok" for c in done}
+        by_id = {c.id: c for c in cells}
+        waiting = list(todo)
+        running: dict[str, _Running] = {}
+        outer = tqdm(
+            total=len(todo),
+            desc=f"{self.matrix}",
+            unit="cell",
+            disable=not self.tty or not todo,
+            position=0,
+            dynamic_ncols=True,
+        )
+        try:
+            while waiting or running:
+                self._start_ready(waiting, running, outcome, by_id, summary)
+                for cid in list(running):
+                    self._check(running, cid, outcome, summary, by_id, outer)
+                time.sleep(0.2 if running else 0)
+        except KeyboardInterrupt:
+            summary.interrupted = True
+            for job in running.values():
+                job.handle.kill()
+                job.lock.release()
+                if job.bar:
+                    job.bar.close()
+        finally:
+            outer.close()
+        summary.seconds = time.perf_counter() - t0
+        return summary
+
+    def _start_ready(self, waiting, running, outcome, by_id, summary) -> None:
+        for cell in list(waiting):
+            if len(running) >= self.jobs:
+                return
+            parent_states = [outcome.get(pid) for pid in cell.parents]
+            if any(s not in (None, "ok") for s in parent_states):
+                waiting.remove(cell)
+                reason = f"parent cell {by_id[cell.parents[0]].slug} did not finish ({parent_states[0]})"
+                self._record_failure(self._spec(cell, by_id), reason)
+                outcome[cell.id] = "failed"
+                summary.failed.append((cell, reason))
+                continue
+            if any(s is None for s in parent_states):
+                continue
+            waiting.remove(cell)
+            lock = CellLock(self.paths.cell_dir(cell) / "lock")
+            if not lock.acquire():
+                outcome[cell.id] = "busy"
+                summary.busy.append(cell)
+                self.say(f"skip   {cell.slug}: another medtl-bench process is running it")
+                continue
+            spec = self._spec(cell, by_id)
+            spec_path = self.paths.spec(cell)
+            spec.write(spec_path)
+            self.paths.progress(cell).unlink(missing_ok=True)
+            handle = self.launcher.start(cell, spec_path, self.paths.log(cell))
+            bar = tqdm(
+                total=cell.config["train"]["epochs"],
+                desc=cell.slug[:60],
+                unit="ep",
+                leave=False,
+                position=1 + len(running),
+                disable=not self.tty,
+                dynamic_ncols=True,
+            )
+            running[cell.id] = _Running(
+                cell, handle, lock, time.perf_counter(), 60 * cell.config["train"]["timeout_min"], bar
+            )
+
+    def _check(self, running, cid, outcome, summary, by_id, outer) -> None:
+        job = running[cid]
+        code = job.handle.poll()
+        if job.bar is not None:
+            self._update_bar(job)
+        if code is None:
+            if time.perf_counter() - job.started <= job.timeout_s:
+                return
+            job.handle.kill()
+            reason = f"timed out after {job.timeout_s / 60:g} min (train.timeout_min)"
+            self._record_failure(self._spec(job.cell, by_id), reason)
+        elif status_of(self.paths, job.cell) == "missing":
+            self._record_failure(
+                self._spec(job.cell, by_id), describe_exit(code) + _log_tail(self.paths.log(job.cell))
+            )
+        del running[cid]
+        job.lock.release()
+        if job.bar is not None:
+            job.bar.close()
+        result = read_result(self.paths.result(job.cell))
+        outcome[cid] = result.status
+        minutes = (time.perf_counter() - job.started) / 60
+        if result.status == "ok":
+            summary.trained.append(job.cell)
+            test = result.metrics.get("test") or result.metrics.get("val")
+            shown = (
+                ", ".join(f"{m}={test.get(m):.3f}" for m in result.config["dataset"]["metrics"][:2])
+                if test
+                else ""
+            )
+            self.say(f"done   {job.cell.slug} ({minutes:.1f} min) {shown}")
+        else:
+            summary.failed.append((job.cell, result.error or "unknown error"))
+            self.say(f"FAILED {job.cell.slug}: {result.error} (log: {self.paths.log(job.cell)})")
+        outer.update(1)
+
+    def _update_bar(self, job: _Running) -> None:
+        try:
+            info = json.loads(self.paths.progress(job.cell).read_text())
+        except (OSError, ValueError):
+            return
+        job.bar.n = info["epoch"]
+        job.bar.set_postfix_str(f"val {info['monitor']}={info['val']:.4f}", refresh=False)
+        job.bar.refresh()
