@@ -1,0 +1,196 @@
+"""The local executor end to end: one process per cell, atomic results, resume, kill -9, failures and timeouts."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from suite.cli import main
+from suite.results import CellResult, atomic_write_bytes, load_results
+
+TINY = """
+name: tiny
+datasets: [synthetic-vessels]
+architectures: ["timm:resnet10t"]
+sources: [scratch]
+strategies: [ft, lp]
+seeds: [0, 1]
+train: {{epochs: {epochs}, batch_size: 16, image_size: 32, threads: 1, timeout_min: {timeout}}}
+"""
+
+
+def write_matrix(tmp_path: Path, epochs: int = 1, timeout: float = 5, grids: str = "") -> Path:
+    """The tiny matrix; `grids` replaces its sources/strategies/seeds axes with a grids section."""
+    text = TINY.format(epochs=epochs, timeout=timeout)
+    if grids:
+        text = "\n".join(
+            line for line in text.splitlines() if not line.startswith(("sources", "strategies", "seeds"))
+        )
+        text += grids
+    path = tmp_path / "tiny.yaml"
+    path.write_text(text)
+    return path
+
+
+def runs(results: Path) -> list[Path]:
+    return sorted((results / "tiny" / "runs").glob("*"))
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """One real run of the tiny matrix (4 cells, 4 processes), shared by the tests below."""
+    tmp = tmp_path_factory.mktemp("run")
+    results = tmp / "results"
+    code = main(["run", str(write_matrix(tmp)), "--results", str(results)])
+    return code, tmp, results
+
+
+def test_run_writes_one_result_per_cell_and_a_report(finished):
+    code, _, results = finished
+    assert code == 0
+    files = runs(results)
+    assert len([f for f in files if f.suffix == ".json"]) == 4
+    assert len([f for f in files if f.suffix == ".npz"]) == 4
+    assert not [f for f in files if f.name.endswith(".tmp")]
+    for result in load_results(results / "tiny" / "runs"):
+        assert result.status == "ok"
+        assert result.environment["torch"] and result.environment["datasets_lock"]
+        assert result.params["total"] >= result.params["trainable"] > 0
+        assert result.config["train"]["epochs"] == 1
+    board = (results / "tiny" / "LEADERBOARD.md").read_text()
+    assert "## synthetic-vessels" in board and "4 finished, 0 failed, 0 missing" in board
+    assert (results / "tiny" / "results.csv").is_file()
+    assert (results / "tiny" / "work").is_dir()
+
+
+def test_second_run_trains_nothing(finished, capsys):
+    _, tmp, results = finished
+    before = {p: p.stat().st_mtime_ns for p in runs(results)}
+    assert main(["run", str(write_matrix(tmp)), "--results", str(results), "--no-report"]) == 0
+    assert "0 trained, 4 already done" in capsys.readouterr().err
+    assert {p: p.stat().st_mtime_ns for p in runs(results)} == before
+
+
+def test_a_changed_config_is_a_new_cell(finished, capsys):
+    _, tmp, results = finished
+    path = write_matrix(tmp)
+    assert main(["run", str(path), "--results", str(results), "--dry-run", "--only", "strategy=ft"]) == 0
+    assert capsys.readouterr().out.count(" ok") == 2
+    path.write_text(path.read_text().replace("batch_size: 16", "batch_size: 8"))
+    assert main(["run", str(path), "--results", str(results), "--dry-run", "--only", "strategy=ft"]) == 0
+    assert capsys.readouterr().out.count("missing") == 2
+
+
+def _workers_alive(marker: str) -> list[int]:
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                cmd = (proc / "cmdline").read_bytes().decode(errors="replace")
+            except OSError:
+                continue
+            if "suite.runner.worker" in cmd and marker in cmd:
+                pids.append(int(proc.name))
+    return pids
+
+
+def test_kill_9_of_the_driver_then_resume(tmp_path):
+    """SIGKILL the driver mid-cell: no partial result, no orphan, and the next run completes the matrix once."""
+    matrix = write_matrix(tmp_path, epochs=4)
+    results = tmp_path / "results"
+    cmd = [sys.executable, "-m", "suite", "run", str(matrix), "--results", str(results), "--no-report"]
+    driver = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and not list((results / "tiny" / "work").glob("*/progress.json")):
+        time.sleep(0.2)
+    assert driver.poll() is None, "the driver finished before it could be killed"
+    os.kill(driver.pid, signal.SIGKILL)
+    driver.wait()
+    time.sleep(1.5)
+    assert _workers_alive(str(results)) == []
+    partial = [p for p in runs(results) if p.suffix == ".json"]
+    assert len(partial) < 4 and not [p for p in runs(results) if p.name.endswith(".tmp")]
+    for p in partial:
+        CellResult.model_validate_json(p.read_text())
+    assert subprocess.run(cmd, capture_output=True, timeout=600).returncode == 0
+    final = load_results(results / "tiny" / "runs")
+    assert len(final) == 4 and len({r.cell_id for r in final}) == 4 and all(r.status == "ok" for r in final)
+
+
+def test_failures_are_recorded_and_the_matrix_goes_on(tmp_path, capsys):
+    """A missing weight and a timeout each become a failed result with the reason; the other cells finish."""
+    grids = """
+grids:
+  - {sources: [scratch], strategies: [ft]}
+  - {sources: [imagenet], strategies: [lp]}
+  - {sources: [scratch], strategies: [{name: ft, train: {timeout_min: 0.001, epochs: 50}}]}
+seeds: [0]
+"""
+    results = tmp_path / "results"
+    os.environ["HF_HUB_CACHE"] = str(tmp_path / "empty-hub")
+    try:
+        code = main(["run", str(write_matrix(tmp_path, grids=grids)), "--results", str(results)])
+    finally:
+        del os.environ["HF_HUB_CACHE"]
+    err = capsys.readouterr().err
+    assert code == 1
+    by_status = {r.status: r for r in load_results(results / "tiny" / "runs")}
+    results_list = load_results(results / "tiny" / "runs")
+    errors = sorted(r.error for r in results_list if r.status == "failed")
+    assert len(results_list) == 3 and sum(r.status == "ok" for r in results_list) == 1
+    assert any("medtl-bench weights fetch" in e for e in errors)
+    assert any("timed out" in e for e in errors)
+    assert "2 failed" in err and by_status["ok"]
+    board = (results / "tiny" / "LEADERBOARD.md").read_text()
+    assert "## Failed cells" in board and "1 finished, 2 failed" in board
+
+
+def test_a_killed_cell_is_recorded_as_failed(tmp_path):
+    """A cell process that dies (the OOM killer's SIGKILL) gets a failed result; the driver carries on."""
+    matrix = write_matrix(tmp_path, epochs=30)
+    results = tmp_path / "results"
+    cmd = [
+        sys.executable,
+        "-m",
+        "suite",
+        "run",
+        str(matrix),
+        "--results",
+        str(results),
+        "--no-report",
+        "--only",
+        "seed=0",
+        "--only",
+        "strategy=ft",
+    ]
+    driver = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and not list((results / "tiny" / "work").glob("*/progress.json")):
+        time.sleep(0.2)
+    for pid in _workers_alive(str(results)):
+        os.kill(pid, signal.SIGKILL)
+    assert driver.wait(timeout=60) == 1
+    (result,) = load_results(results / "tiny" / "runs")
+    assert result.status == "failed" and "SIGKILL" in result.error
+
+
+def test_atomic_write_leaves_old_file_on_failure(tmp_path, monkeypatch):
+    target = tmp_path / "r.json"
+    atomic_write_bytes(target, b"old")
+
+    def boom(*args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", boom)
+    with pytest.raises(OSError):
+        atomic_write_bytes(target, b"new")
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
+    json.dumps({})
