@@ -59,7 +59,8 @@ def run_command(args: argparse.Namespace) -> int:
     summary = scheduler.run(cells, retry_failed=not args.no_retry_failed)
     print(
         f"medtl-bench: {len(cells)} cells: {len(summary.trained)} trained, {len(summary.done_before)} already done,"
-        f" {len(summary.failed)} failed, {len(summary.busy)} busy elsewhere ({summary.seconds:.0f} s)",
+        f" {len(summary.failed)} failed, {len(summary.done_elsewhere)} finished by another process"
+          f" ({summary.seconds:.0f} s)",
         file=sys.stderr,
     )
     for cell, reason in summary.failed:

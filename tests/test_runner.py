@@ -194,3 +194,30 @@ def test_atomic_write_leaves_old_file_on_failure(tmp_path, monkeypatch):
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
     json.dumps({})
+
+
+def test_two_drivers_share_a_matrix_without_duplicates(tmp_path):
+    """A second driver (a shard, or a rerun while an orphaned driver still runs) waits for cells another holds."""
+    matrix = write_matrix(tmp_path, epochs=2)
+    results = tmp_path / "results"
+    cmd = [
+        sys.executable,
+        "-m",
+        "suite",
+        "run",
+        str(matrix),
+        "--results",
+        str(results),
+        "--no-report",
+        "--only",
+        "seed=0",
+    ]
+    first = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and not list((results / "tiny" / "work").glob("*/progress.json")):
+        time.sleep(0.2)
+    second = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert first.wait(timeout=600) == 0 and second.returncode == 0
+    assert "another medtl-bench process is running it" in second.stderr
+    final = load_results(results / "tiny" / "runs")
+    assert len(final) == 2 and len({r.cell_id for r in final}) == 2 and all(r.status == "ok" for r in final)

@@ -40,13 +40,13 @@ class Summary:
     trained: list[Cell] = field(default_factory=list)
     failed: list[tuple[Cell, str]] = field(default_factory=list)
     done_before: list[Cell] = field(default_factory=list)
-    busy: list[Cell] = field(default_factory=list)
+    done_elsewhere: list[Cell] = field(default_factory=list)
     interrupted: bool = False
     seconds: float = 0.0
 
     @property
     def ok(self) -> bool:
-        return not self.failed and not self.interrupted and not self.busy
+        return not self.failed and not self.interrupted
 
 
 def describe_exit(code: int) -> str:
@@ -116,6 +116,7 @@ class Scheduler:
         by_id = {c.id: c for c in cells}
         waiting = list(todo)
         running: dict[str, _Running] = {}
+        self._told_busy: set[str] = set()
         outer = tqdm(
             total=len(todo),
             desc=f"{self.matrix}",
@@ -129,7 +130,7 @@ class Scheduler:
                 self._start_ready(waiting, running, outcome, by_id, summary)
                 for cid in list(running):
                     self._check(running, cid, outcome, summary, by_id, outer)
-                time.sleep(0.2 if running else 0)
+                time.sleep(0.2 if running else (1.0 if waiting else 0))
         except KeyboardInterrupt:
             summary.interrupted = True
             for job in running.values():
@@ -156,12 +157,17 @@ class Scheduler:
                 continue
             if any(s is None for s in parent_states):
                 continue
-            waiting.remove(cell)
             lock = CellLock(self.paths.cell_dir(cell) / "lock")
-            if not lock.acquire():
-                outcome[cell.id] = "busy"
-                summary.busy.append(cell)
-                self.say(f"skip   {cell.slug}: another medtl-bench process is running it")
+            if not lock.acquire():  # another driver (a shard, an orphan of a killed make) runs it: wait for it
+                if cell.id not in self._told_busy:
+                    self._told_busy.add(cell.id)
+                    self.say(f"wait   {cell.slug}: another medtl-bench process is running it")
+                continue
+            waiting.remove(cell)
+            if cell.id in self._told_busy and status_of(self.paths, cell) == "ok":
+                lock.release()
+                outcome[cell.id] = "ok"
+                summary.done_elsewhere.append(cell)
                 continue
             spec = self._spec(cell, by_id)
             spec_path = self.paths.spec(cell)
