@@ -16,7 +16,7 @@ import numpy as np
 
 from suite.errors import UserError
 from suite.matrix import Cell, LoadedMatrix, load_matrix
-from suite.results import CellResult, SplitMetrics, write_predictions, write_result
+from suite.results import CellResult, SplitMetrics, sanitise, write_predictions, write_result
 from suite.runner.state import RunPaths
 
 CLASSES = {"synthetic-vessels": ["benign", "malignant"], "synthetic-fundus": ["grade0", "grade1", "grade2"]}
@@ -147,7 +147,7 @@ def write_cell(paths: RunPaths, matrix: str, cell: Cell, spec: dict[str, Any]) -
         predictions=paths.predictions(cell).name if test is not None else None,
         **common,
     )
-    write_result(result, paths.result(cell))
+    write_result(sanitise(result), paths.result(cell))
 
 
 def write_results(matrix: LoadedMatrix, root: Path, spec_of: Callable[[Cell], dict | None]) -> RunPaths:

@@ -172,7 +172,7 @@ def test_selection_uses_validation_not_test(main_board):
     assert table_row(board, "TTL-1")[1] == "82.00 (0.58)"
     assert plain(table_row(board, "TTL-2")[1]) == "84.00 (0.58)"
     selection = re.sub(r" +", " ", board[board.index("Chosen on the validation") :])
-    assert "| FT (imagenet) | lr=1e-4 (val 83.00, of 2)" in selection
+    assert "| FT | lr=1e-4 (val 83.00, of 2)" in selection
     assert "layer3.1 (val 87.00, of 4)" in selection and "layer4.1" not in selection
     # densenet121: layer3.2 (val 83) beats block2 (val 82).
     assert "layer3.2 (val 84.00, of 4); 1 candidate(s) incomplete" in selection
@@ -266,3 +266,32 @@ def test_stale_results_are_counted_not_used(tmp_path):
     stale.rename(stale.with_name(re.sub(r"\.[0-9a-f]{12}\.json$", ".000000000000.json", stale.name)))
     board = write_report(matrix, paths).path.read_text()
     assert "1 missing" in board and "1 stale result file(s) ignored" in board
+
+
+def test_variant_and_sweep_modes_are_configurable(tmp_path):
+    text = MAIN.replace(
+        "  tables: [davila, relative, best, effectiveness, efficiency]",
+        "  tables: [davila]\n  sweeps: each\n  variants: {ttl: best}",
+    )
+    matrix, paths = build(tmp_path, text, main_spec)
+    board = write_report(matrix, paths).path.read_text()
+    assert table_row(board, "FT (lr=1e-3)")[1] == "87.00 (0.58)"  # each sweep point is its own row
+    assert table_row(board, "FT (lr=1e-4)")[1] == "81.00 (0.58)"
+    assert plain(table_row(board, "TTL")[1]) == "96.00 (0.58)"  # best over every variant: layer4.1
+    assert "TTL-1" not in board and "layer4.1 (val 96.00, of 7)" in board
+
+
+def test_undefined_validation_chooses_nothing(tmp_path):
+    """NaN validation everywhere: a row with candidates reports n/a (§), never an arbitrary candidate."""
+
+    def nan_val(cell):
+        spec = main_spec(cell)
+        return spec if spec is None or "val" not in spec else {**spec, "val": math.nan}
+
+    matrix, paths = build(
+        tmp_path, MAIN.replace("davila, relative, best, effectiveness, efficiency", "davila"), nan_val
+    )
+    board = write_report(matrix, paths).path.read_text()
+    assert table_row(board, "FT")[1:] == ["n/a§"] * 4 and table_row(board, "TTL-1")[1] == "n/a§"
+    assert plain(table_row(board, "LP-FT")[1]) == "83.00 (0.58)"  # one candidate: nothing to choose
+    assert "§ resnet50 · FT (imagenet): none of 2 candidates has a defined validation accuracy" in board

@@ -30,6 +30,8 @@ from suite.report.tables.summary import best_table, effectiveness_table
 from suite.results import atomic_write_bytes
 from suite.runner.state import RunPaths
 
+LIST_CAP = 50  # failed / missing cells listed in the markdown; results.csv has every cell
+
 
 @dataclass
 class ReportOutcome:
@@ -46,7 +48,8 @@ def _slug(*parts: str) -> str:
 def _check(config: ReportConfig, frame: pd.DataFrame) -> None:
     """Names in `report:` must be strategies of this matrix (a typo would silently select nothing)."""
     present = set(frame["base"]) if not frame.empty else set()
-    for name in [config.baseline, *config.variants]:
+    named = [config.baseline] if "baseline" in config.model_fields_set else []
+    for name in [*named, *config.variants]:
         if present and name not in present:
             raise UserError(f"report: strategy {did_you_mean(name, present)} (strategies of this matrix)")
 
@@ -149,27 +152,30 @@ class Builder:
         ]
 
     def tail(self) -> list[str]:
+        """Failed cells with their reasons, and missing cells grouped over seeds (each list capped)."""
         frame = self.frame
-        lines = []
-        failed = frame[frame["status"] == "failed"] if not frame.empty else frame
-        if not failed.empty:
-            lines += ["## Failed cells", ""]
-            lines += [
-                f"- `{r.id}` {r.dataset} / {r.architecture} / {r.source} / {r.strategy}"
-                f"{' / ' + r.sweep if r.sweep else ''} / seed {r.seed}: {r.error}"
-                for r in failed.itertuples()
-            ]
-            lines.append("")
-        missing = frame[frame["status"] == "missing"] if not frame.empty else frame
-        if not missing.empty:
-            groups = missing.groupby(["dataset", "architecture", "source", "strategy", "sweep"], sort=False)
-            lines += ["## Missing cells", ""]
-            lines += [
-                f"- {d} / {a} / {s} / {st}{' / ' + sw if sw else ''}: {len(g)} seed(s)"
-                for (d, a, s, st, sw), g in groups
-            ]
-            lines.append("")
-        return lines
+        if frame.empty:
+            return []
+        failed = [
+            f"- `{r.id}` {r.dataset} / {r.architecture} / {r.source} / {r.strategy}"
+            f"{' / ' + r.sweep if r.sweep else ''} / seed {r.seed}: {r.error}"
+            for r in frame[frame["status"] == "failed"].itertuples()
+        ]
+        groups = frame[frame["status"] == "missing"].groupby(
+            ["dataset", "architecture", "source", "strategy", "sweep"], sort=False
+        )
+        missing = [
+            f"- {d} / {a} / {s} / {st}{' / ' + sw if sw else ''}: {len(g)} seed(s)"
+            for (d, a, s, st, sw), g in groups
+        ]
+        return _listing("Failed cells", failed) + _listing("Missing cells", missing)
+
+
+def _listing(title: str, items: list[str], cap: int = LIST_CAP) -> list[str]:
+    if not items:
+        return []
+    more = [f"- … and {len(items) - cap} more (all are in results.csv)"] if len(items) > cap else []
+    return [f"## {title}", "", *items[:cap], *more, ""]
 
 
 def _csvs(builder: Builder, root: Path) -> None:

@@ -50,7 +50,7 @@ def relative_plot(changes: list[Change], dataset: str, baseline: str, path: Path
     value = {(c.row.label, series_of(c.row)): c for c in drawn}
     fig = Figure(figsize=(max(5.0, 1.1 * len(labels) * max(1, len(series)) ** 0.5 + 2), 3.8))
     ax = fig.add_subplot()
-    width = 0.8 / len(series)
+    width = min(0.8 / len(series), 0.4)
     x = np.arange(len(labels))
     handles = []
     for k, name in enumerate(series):
@@ -63,13 +63,16 @@ def relative_plot(changes: list[Change], dataset: str, baseline: str, path: Path
                 patch.set_hatch("///")
         ax.bar_label(bars, fmt="%+.1f", fontsize=7, padding=2)
     if any(not (c.row.complete and c.baseline.complete) for c in drawn):
-        ax.text(0.01, 0.02, "hatched: fewer finished seeds than asked", transform=ax.transAxes, fontsize=7)
+        handles.append(
+            Patch(facecolor="white", edgecolor="black", hatch="///", label="fewer seeds than asked")
+        )
     ax.axhline(0.0, color="black", linewidth=0.8)
     tilt = len(labels) > 4
     ax.set_xticks(x, labels, rotation=30 if tilt else 0, ha="right" if tilt else "center")
     metric = metric_label(drawn[0].metric)
     ax.set_ylabel(f"Δ {metric} vs {strategy_label(baseline)} (%)")
     ax.set_title(f"{dataset}: relative {metric} vs {strategy_label(baseline)}")
+    ax.set_xlim(-0.6, len(labels) - 0.4)
     ax.margins(y=0.2)
     ax.legend(handles=handles, fontsize=8, frameon=False)
     fig.tight_layout()
@@ -87,7 +90,7 @@ class Curve:
 def representative(row: Row, runs_dir: Path) -> str | None:
     """The finished run whose test accuracy is closest to the row's mean (Fang), with predictions on disk."""
     ok = row.ok
-    if "test_accuracy" not in ok or ok.empty:
+    if not row.chosen or "test_accuracy" not in ok or ok.empty:
         return None
     ok = ok[ok["predictions"].astype(bool) & ok["test_accuracy"].notna()]
     ok = ok[[(runs_dir / p).is_file() for p in ok["predictions"]]]

@@ -55,6 +55,7 @@ class Row:
     cells: pd.DataFrame
     candidates: int
     open_candidates: int  # candidates with a seed not finished, at the time of choosing
+    finished_candidates: int  # candidates with at least one finished seed
     select_metric: str
     select_value: float
     selected: bool  # False when no candidate had a defined validation value
@@ -84,8 +85,16 @@ class Row:
     def complete(self) -> bool:
         return self.n_ok == self.expected
 
+    @property
+    def chosen(self) -> bool:
+        """False when finished candidates existed but none had a defined validation value: the row then reports
+        nothing (n/a) rather than an arbitrary candidate. (With nothing finished, the row is just incomplete.)"""
+        return self.selected or self.candidates == 1 or self.finished_candidates == 0
+
     def stat(self, column: str) -> Stat:
         ok = self.ok
+        if not self.chosen:
+            return Stat(math.nan, math.nan, 0, len(ok))
         return mean_se(ok[column] if column in ok else [math.nan] * len(ok))
 
     def metric(self, metric: str, split: str | None = None) -> Stat:
@@ -193,6 +202,7 @@ def _row(key: tuple, unit: Unit, metric: str, split: str) -> Row:
         cells=pick.cells,
         candidates=len(unit.cands),
         open_candidates=sum(not c.complete for c in unit.cands),
+        finished_candidates=sum(bool((c.cells["status"] == "ok").any()) for c in unit.cands),
         select_metric=metric,
         select_value=score,
         selected=chosen is not None,

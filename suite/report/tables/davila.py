@@ -8,9 +8,9 @@ of that metric over all architectures. Ties, as printed, share the emphasis.
 from __future__ import annotations
 
 from suite.report.config import ReportConfig
-from suite.report.naming import arrow, higher_is_better, metric_label, source_label
+from suite.report.naming import arrow, higher_is_better, metric_label
 from suite.report.select import Row
-from suite.report.tables.format import Notes, emphasise, fmt_stat, markdown, ordered, scaled, winners
+from suite.report.tables.format import Notes, emphasise, fmt_stat, layout, markdown, ordered, scaled, winners
 
 
 def decimals_of(config: ReportConfig) -> int:
@@ -37,16 +37,16 @@ def caption(rows: list[Row], config: ReportConfig) -> str:
 
 def davila_table(rows: list[Row], metrics: list[str], config: ReportConfig) -> list[str]:
     decimals = decimals_of(config)
-    multi_source = len({r.source for r in rows}) > 1
-    lines = ordered(rows, lambda r: (r.source, r.label))
+    lay = layout(rows)
+    lines = ordered(rows, lay.line)
     archs = ordered(rows, lambda r: r.architecture)
-    grid = {(r.source, r.label, r.architecture): r for r in rows}
+    grid = {(*lay.line(r), r.architecture): r for r in rows}
     stats = {
-        (s, label, a, m): grid[(s, label, a)].metric(m)
-        for (s, label) in lines
+        (*line, a, m): grid[(*line, a)].metric(m)
+        for line in lines
         for a in archs
         for m in metrics
-        if (s, label, a) in grid
+        if (*line, a) in grid
     }
 
     def value(key: tuple) -> float:
@@ -62,21 +62,19 @@ def davila_table(rows: list[Row], metrics: list[str], config: ReportConfig) -> l
         underline |= winners({k: value(k) for k in stats if k[3] == m}, higher_is_better(m), decimals)
 
     notes = Notes()
-    headers = (["Source"] if multi_source else []) + ["Strategy"]
-    headers += [f"{a} · {metric_label(m)} {arrow(m)}" for a in archs for m in metrics]
+    headers = lay.head() + [f"{lay.arch(a)} · {metric_label(m)} {arrow(m)}" for a in archs for m in metrics]
     body = []
-    for s, label in lines:
-        cells = [source_label(s)] if multi_source else []
-        cells.append(label)
+    for line in lines:
+        cells = lay.line_cells(line)
         for a in archs:
             for m in metrics:
-                key = (s, label, a, m)
+                key = (*line, a, m)
                 if key not in stats:
                     cells.append("")
                     continue
                 text = fmt_stat(stats[key], decimals, factor_of(m, config))
                 text = emphasise(text, key in bold, key in underline)
-                cells.append(text + notes.flag(grid[(s, label, a)], stats[key], metric_label(m)))
+                cells.append(text + notes.flag(grid[(*line, a)], stats[key], metric_label(m)))
         body.append(cells)
     out = [caption(rows, config), "", markdown(headers, body), ""]
     return out + notes.lines()
@@ -88,14 +86,14 @@ def selection_table(rows: list[Row], config: ReportConfig) -> list[str]:
     if not chosen:
         return []
     decimals = decimals_of(config)
+    lay = layout(rows)
     archs = ordered(chosen, lambda r: r.architecture)
-    lines = ordered(chosen, lambda r: (r.source, r.label))
-    grid = {(r.source, r.label, r.architecture): r for r in chosen}
+    grid = {(*lay.line(r), r.architecture): r for r in chosen}
     body = []
-    for s, label in lines:
-        cells = [f"{label} ({source_label(s)})"]
+    for line in ordered(chosen, lay.line):
+        cells = lay.line_cells(line)
         for a in archs:
-            row = grid.get((s, label, a))
+            row = grid.get((*line, a))
             cells.append(_choice_text(row, decimals, config) if row else "")
         body.append(cells)
     metric = chosen[0].select_metric
@@ -103,14 +101,14 @@ def selection_table(rows: list[Row], config: ReportConfig) -> list[str]:
         f"Chosen on the validation {metric_label(metric)} (mean over seeds; complete candidates first), "
         "then reported on test:",
         "",
-        markdown(["Row", *archs], body),
+        markdown(lay.head() + [lay.arch(a) for a in archs], body),
         "",
     ]
 
 
 def _choice_text(row: Row, decimals: int, config: ReportConfig) -> str:
     if not row.selected:
-        return "none: no candidate has a defined validation value; first candidate shown"
+        return f"none chosen: no candidate has a defined validation {metric_label(row.select_metric)} (§)"
     factor = factor_of(row.select_metric, config)
     text = f"{row.choice or '(only one)'} (val {row.select_value * factor:.{decimals}f}, of {row.candidates})"
     if row.open_candidates:

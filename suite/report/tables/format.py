@@ -1,7 +1,8 @@
 """Shared table formatting: "mean (SE)" cells, bold/underline of the best, footnote flags, markdown via tabulate.
 
 Flags in cells: † the row has fewer finished seeds than the matrix asks for (failed or missing cells);
-‡ the metric was undefined (NaN) in some finished seeds, so the mean is over the others. "n/a": undefined in every
+‡ the metric was undefined (NaN) in some finished seeds, so the mean is over the others; § no candidate (variant
+or sweep point) had a defined validation value, so nothing was chosen and the row reports n/a. "n/a": undefined in every
 finished seed. "—": nothing finished.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from tabulate import tabulate
 
@@ -68,6 +70,7 @@ class Notes:
     def __init__(self) -> None:
         self.incomplete: dict[str, str] = {}
         self.partial: dict[str, str] = {}
+        self.unchosen: dict[str, str] = {}
 
     def flag(self, row: Row | None, stat: Stat | None = None, what: str = "", incomplete: bool = True) -> str:
         """† when the row is incomplete (unless `incomplete=False`: the row's name cell carries it), ‡ when the
@@ -75,11 +78,17 @@ class Notes:
         if row is None:
             return ""
         marks = ""
-        if incomplete and not row.complete:
+        if incomplete and row.chosen and not row.complete:
             marks += "†"
             self.incomplete.setdefault(
                 row_name(row),
                 f"{row.n_ok} of {row.expected} seeds finished ({row.n_failed} failed, {row.n_missing} missing)",
+            )
+        if not row.chosen:
+            marks += "§"
+            self.unchosen.setdefault(
+                row_name(row),
+                f"none of {row.candidates} candidates has a defined validation {row.select_metric}, so none was chosen",
             )
         if stat is not None and stat.partial:
             marks += "‡"
@@ -92,6 +101,7 @@ class Notes:
     def lines(self) -> list[str]:
         out = [f"- † {name}: {text}" for name, text in self.incomplete.items()]
         out += [f"- ‡ {name}: {text}" for name, text in self.partial.items()]
+        out += [f"- § {name}: {text}" for name, text in self.unchosen.items()]
         return [*out, ""] if out else []
 
 
@@ -102,3 +112,36 @@ def ordered(rows: Sequence[Row], key: Callable[[Row], object]) -> list:
         k = key(row)
         firsts[k] = min(firsts.get(k, math.inf), row.order)
     return sorted(firsts, key=lambda k: firsts[k])
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where the source goes in a strategy × architecture table: a Source column when some architecture ran from
+    several sources (Fang's experiments), else into the column header (smoke: one source per architecture), so
+    the table stays dense. With a single source it is named in neither."""
+
+    source_in_rows: bool
+    arch_source: dict[str, str]  # architecture → its one source, when the source goes into the header
+
+    def line(self, row: Row) -> tuple[str, str]:
+        return (row.source if self.source_in_rows else "", row.label)
+
+    def line_cells(self, line: tuple[str, str]) -> list[str]:
+        return [source_label(line[0]), line[1]] if self.source_in_rows else [line[1]]
+
+    def head(self) -> list[str]:
+        return ["Source", "Strategy"] if self.source_in_rows else ["Strategy"]
+
+    def arch(self, arch: str) -> str:
+        source = self.arch_source.get(arch)
+        return f"{arch} ({source_label(source)})" if source else arch
+
+
+def layout(rows: Sequence[Row]) -> Layout:
+    sources: dict[str, set[str]] = {}
+    for row in rows:
+        sources.setdefault(row.architecture, set()).add(row.source)
+    in_rows = any(len(s) > 1 for s in sources.values())
+    several = len({r.source for r in rows}) > 1
+    header = {a: next(iter(s)) for a, s in sources.items()} if several and not in_rows else {}
+    return Layout(in_rows, header)

@@ -41,6 +41,8 @@ def marker(row: Row, parents: set[str]) -> str:
 
 
 def _per_class(row: Row, results: dict[str, CellResult], cls: str, part: str) -> Stat:
+    if not row.chosen:
+        return Stat(math.nan, math.nan, 0, row.n_ok)
     values = []
     for cell_id in row.ok["id"]:
         split = results[cell_id].metrics.get(row.split)

@@ -14,7 +14,7 @@ from suite.report.config import ReportConfig
 from suite.report.naming import arrow, metric_label, source_label, strategy_label
 from suite.report.select import Row
 from suite.report.stats import relative_change
-from suite.report.tables.format import EMPTY, Notes, markdown, ordered
+from suite.report.tables.format import EMPTY, Notes, layout, markdown, ordered
 
 
 @dataclass(frozen=True)
@@ -57,25 +57,25 @@ def improved(change: Change, threshold_pct: float) -> bool:
 
 
 def relative_table(rows: list[Row], metrics: list[str], config: ReportConfig) -> list[str]:
+    lay = layout(rows)
     per_metric = {
-        m: {(c.row.source, c.row.label, c.row.architecture): c for c in changes(rows, m, config.baseline)}
+        m: {(*lay.line(c.row), c.row.architecture): c for c in changes(rows, m, config.baseline)}
         for m in metrics
     }
-    others = [r for r in rows if (r.source, r.label, r.architecture) in per_metric[metrics[0]]]
+    others = [r for r in rows if (*lay.line(r), r.architecture) in per_metric[metrics[0]]]
     if not others:
         return [f"No strategy besides the baseline {strategy_label(config.baseline)} to compare.", ""]
-    multi_source = len({r.source for r in rows}) > 1
     archs = ordered(others, lambda r: r.architecture)
     notes = Notes()
-    headers = (["Source"] if multi_source else []) + ["Strategy"]
-    headers += [f"{a} · Δ{metric_label(m)} % {arrow(m)}" for a in archs for m in metrics]
+    headers = lay.head() + [
+        f"{lay.arch(a)} · Δ{metric_label(m)} % {arrow(m)}" for a in archs for m in metrics
+    ]
     body = []
-    for s, label in ordered(others, lambda r: (r.source, r.label)):
-        cells = [source_label(s)] if multi_source else []
-        cells.append(label)
+    for line in ordered(others, lay.line):
+        cells = lay.line_cells(line)
         for a in archs:
             for m in metrics:
-                change = per_metric[m].get((s, label, a))
+                change = per_metric[m].get((*line, a))
                 cells.append(_cell(change, notes) if change else "")
         body.append(cells)
     missing = sorted(
@@ -98,7 +98,8 @@ def relative_table(rows: list[Row], metrics: list[str], config: ReportConfig) ->
 
 
 def _cell(change: Change, notes: Notes) -> str:
+    """The % change; one † when either side has fewer finished seeds than asked (both get a footnote)."""
     if change.baseline is None or math.isnan(change.percent):
         return EMPTY
     marks = notes.flag(change.row) + notes.flag(change.baseline)
-    return f"{change.percent:+.2f}{marks}"
+    return f"{change.percent:+.2f}" + ("†" if "†" in marks else "")
