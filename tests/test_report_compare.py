@@ -65,7 +65,7 @@ def test_identical_results_flag_nothing(setup):
     tmp_path, _, matrix, old = setup
     flagged, section = report(tmp_path, matrix, spec(), old)
     assert flagged == 0 and "**Nothing flagged.**" in section
-    assert "2 groups compared; 0 new (no old results); 0 no longer present" in section
+    assert "2 group(s) compared; 0 new (no old results); 0 no longer present" in section
 
 
 def test_metric_moves_beyond_k_se_are_flagged_and_small_ones_are_not(setup):

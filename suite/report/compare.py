@@ -137,7 +137,9 @@ def compare(new: Collected, old: Collected, cfg: CompareConfig) -> Comparison:
         _params(cmp, key, ok_new, ok_old)
     fresh = sum(k not in old_groups for k in new_groups)
     gone = sum(k not in new_groups for k in old_groups)
-    cmp.info.insert(0, f"{compared} groups compared; {fresh} new (no old results); {gone} no longer present")
+    cmp.info.insert(
+        0, f"{compared} group(s) compared; {fresh} new (no old results); {gone} no longer present"
+    )
     return cmp
 
 

@@ -56,7 +56,7 @@ class CompareConfig(_Strict):
 
 
 class ReportConfig(_Strict):
-    """What `medtl-bench report` writes. See suite/report/__init__.py for the selection rules."""
+    """What `medtl-bench report` writes. The selection rules are in suite/report/select.py."""
 
     tables: list[TableName] = Field(list(ALL_TABLES), description="tables and plots, in this order")
     baseline: str = Field(
