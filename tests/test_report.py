@@ -238,7 +238,8 @@ def test_plots_are_valid_pngs_and_deterministic(main_board, fang_board, tmp_path
             assert png.read_bytes()[:8] == PNG
             assert matrix and matplotlib.image.imread(png).ndim == 3
             assert f"(plots/{png.name})" in board
-        before = {p: p.read_bytes() for p in [outcome.path, *outcome.plots, paths.root / "results.csv"]}
+        files = [outcome.path, *outcome.plots, paths.root / "results.csv", paths.root / "summary.csv"]
+        before = {p: p.read_bytes() for p in files}
         again = write_report(matrix, paths)
         assert {p: p.read_bytes() for p in before} == before and again.plots == outcome.plots
     assert [p.name for p in fang_board[2].plots] == ["roc-synthetic-vessels.png"]
