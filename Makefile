@@ -1,7 +1,7 @@
 # medtl-bench: the user's verbs. Every target sets the environment up on first use (.venv + a stamp file).
 #   make bench [MATRIX=smoke] [ONLY="key=value ..."] [EXECUTOR=local]   run a matrix, then write its leaderboard
 #   make test                                                              the CPU test suite
-#   make report MATRIX=...                                                 rebuild a leaderboard from its result files
+#   make report MATRIX=... [COMPARE=old/results/dir]                       rebuild a leaderboard (+ regression check)
 #   make lint | make clean
 
 SHELL := /bin/bash
@@ -31,7 +31,7 @@ bench: $(STAMP)
 	$(BIN)/medtl-bench run $(MATRIX) --executor $(EXECUTOR) --results $(RESULTS) $(addprefix --only ,$(ONLY))
 
 report: $(STAMP)
-	$(BIN)/medtl-bench report $(MATRIX) --results $(RESULTS)
+	$(BIN)/medtl-bench report $(MATRIX) --results $(RESULTS) $(if $(COMPARE),--compare $(COMPARE))
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

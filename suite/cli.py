@@ -9,6 +9,13 @@ from collections.abc import Sequence
 from suite.errors import UserError
 
 
+def _positive(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="medtl-bench", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -34,9 +41,22 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--no-report", action="store_true")
 
-    rep = sub.add_parser("report", help="write LEADERBOARD.md and results.csv from the result files")
+    rep = sub.add_parser("report", help="write LEADERBOARD.md, results.csv and plots/ from the result files")
     rep.add_argument("matrix")
     rep.add_argument("--results", default="results")
+    rep.add_argument(
+        "--compare",
+        metavar="OLD_RESULTS_DIR",
+        help="add a regression section against older results; exit 1 when anything is flagged",
+    )
+    rep.add_argument(
+        "--k", type=_positive, help="flag metric changes beyond k·SE (default: report.compare.k, 2)"
+    )
+    rep.add_argument(
+        "--latency-pct",
+        type=_positive,
+        help="flag latency changes beyond this %% (default: report.compare, 10)",
+    )
 
     lst = sub.add_parser("list", help="what is registered")
     lst.add_argument("what", nargs="?", choices=["datasets", "architectures", "strategies"])

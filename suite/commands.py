@@ -74,7 +74,7 @@ def run_command(args: argparse.Namespace) -> int:
     if not args.no_report:
         from suite.report.leaderboard import write_report
 
-        print(f"medtl-bench: wrote {write_report(matrix, paths)}", file=sys.stderr)
+        print(f"medtl-bench: wrote {write_report(matrix, paths).path}", file=sys.stderr)
     return 0 if summary.ok else 1
 
 
@@ -82,7 +82,17 @@ def report_command(args: argparse.Namespace) -> int:
     from suite.report.leaderboard import write_report
 
     matrix = _load(args.matrix)
-    print(f"medtl-bench: wrote {write_report(matrix, RunPaths(Path(args.results) / matrix.name))}")
+    cfg = matrix.spec.report.compare
+    cfg = cfg.model_copy(
+        update={k: v for k, v in (("k", args.k), ("latency_pct", args.latency_pct)) if v is not None}
+    )
+    compare = Path(args.compare) if args.compare else None
+    outcome = write_report(matrix, RunPaths(Path(args.results) / matrix.name), compare, cfg)
+    print(f"medtl-bench: wrote {outcome.path} ({len(outcome.plots)} plots)")
+    if outcome.flagged:
+        print(f"medtl-bench: {outcome.flagged} regression(s) flagged against {compare}:", file=sys.stderr)
+        print(outcome.summary, file=sys.stderr)
+        return 1
     return 0
 
 

@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from suite.report.config import ReportConfig
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -137,7 +139,7 @@ class Matrix(Axes):
     train: TrainConfig = TrainConfig()
     grids: list[Axes] = []
     exclude: list[dict[str, str | int]] = []
-    report: dict[str, Any] = {}
+    report: ReportConfig = ReportConfig()
     executor: dict[str, Any] = {}
 
     @model_validator(mode="after")

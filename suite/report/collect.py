@@ -1,0 +1,167 @@
+"""Result files → one pandas row per cell (finished, failed or missing), the frame every table is built from.
+
+The matrix says which cells should exist; a result file counts only if its cell id matches a cell of the matrix
+(an edited config makes the old file stale, and stale files are counted, never used). Undefined metrics stay NaN.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from suite.matrix import Cell
+from suite.results import CellResult, load_results, read_result
+from suite.runner.state import RunPaths
+
+KEY = ["dataset", "architecture", "source", "strategy", "sweep", "seed"]
+
+
+@dataclass
+class Collected:
+    """The per-cell frame, the results by cell id, and how many result files were stale."""
+
+    frame: pd.DataFrame
+    results: dict[str, CellResult] = field(default_factory=dict)
+    stale: int = 0
+    runs_dir: Path | None = None
+
+
+def format_value(value: Any) -> str:
+    """Sweep values as people write them: 1e-4 rather than 0.0001, 0.5 rather than 0.50000."""
+    if isinstance(value, float) and value != 0 and abs(value) < 1e-2:
+        mantissa, exponent = f"{value:.6e}".split("e")
+        return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def sweep_label(config: dict[str, Any]) -> str:
+    """`lr=1e-4, batch_size=32` in the matrix's order, or '' when the cell is not a sweep point."""
+    return ", ".join(f"{k}={format_value(v)}" for k, v in config.get("sweep", {}).items())
+
+
+def _key(config: dict[str, Any]) -> dict[str, Any]:
+    strategy = config["strategy"]
+    return {
+        "dataset": config["dataset"]["name"],
+        "architecture": config["architecture"]["name"],
+        "source": config["source"]["name"],
+        "strategy": strategy["name"] + (f"@{strategy['variant']}" if strategy.get("variant") else ""),
+        "base": strategy["name"],
+        "variant": strategy.get("variant") or "",
+        "sweep": sweep_label(config),
+        "seed": int(config["seed"]),
+        "parent": config["source"].get("parent", ""),
+        "metrics": tuple(config["dataset"]["metrics"]),
+    }
+
+
+def _batch_n(latency: dict[str, Any]) -> dict[str, Any]:
+    """The larger-batch latency entry (`batch_32` by default; issue 5 makes N configurable)."""
+    keys = sorted(
+        (k for k in latency if k.startswith("batch_") and k != "batch_1"), key=lambda k: int(k[6:] or 0)
+    )
+    return latency[keys[-1]] if keys else {}
+
+
+def _num(value: Any) -> float:
+    return math.nan if value is None else float(value)
+
+
+def _profile(result: CellResult) -> dict[str, Any]:
+    """The shared profiling contract (brief): params, macs.<counter> GMACs, latency.batch_1.median_ms, memory."""
+    lat, macs, env = result.latency, result.macs, result.environment
+    return {
+        "params_total": _num(result.params.get("total")),
+        "params_trainable": _num(result.params.get("trainable")),
+        "macs_fvcore": _num(macs.get("fvcore")),
+        "macs_thop": _num(macs.get("thop")),
+        "macs_image_size": _num(macs.get("image_size")),
+        "latency_ms": _num(lat.get("batch_1", {}).get("median_ms")),
+        "latency_iqr_ms": _num(lat.get("batch_1", {}).get("iqr_ms")),
+        "latency_batch_ms": _num(_batch_n(lat).get("median_ms")),
+        "latency_device": lat.get("device") or "",
+        "latency_threads": _num(lat.get("threads")),
+        "memory_peak_bytes": _num(result.memory.get("peak_bytes")),
+        "memory_kind": result.memory.get("kind") or "",
+        "train_img_s": _num(result.throughput.get("train_img_s")),
+        "git_sha": env.get("git_sha") or "",
+        "git_dirty": bool(env.get("git_dirty")),
+        "lock_digest": result.data.get("lock_digest") or env.get("datasets_lock") or "",
+        "torch": env.get("torch") or "",
+        "timm": env.get("timm") or "",
+        "cuda": env.get("cuda") or "",
+        "gpu": env.get("gpu") or "",
+        "cpu": env.get("cpu") or "",
+        "threads": _num(env.get("threads")),
+    }
+
+
+def _seconds(result: CellResult) -> float:
+    """Compute time of a cell: its measured total, or started→finished for a failed cell."""
+    if "total_s" in result.timings:
+        return float(result.timings["total_s"])
+    if result.started_at and result.finished_at:
+        return (pd.Timestamp(result.finished_at) - pd.Timestamp(result.started_at)).total_seconds()
+    return 0.0
+
+
+def result_row(result: CellResult) -> dict[str, Any]:
+    """Everything the tables need from one result, flat; metrics as val_<name> and test_<name>."""
+    row: dict[str, Any] = {
+        "id": result.cell_id,
+        **_key(result.config),
+        "status": result.status,
+        "error": result.error or "",
+        "epochs_run": result.epochs_run if result.status == "ok" else math.nan,
+        "best_epoch": result.best_epoch if result.status == "ok" else math.nan,
+        "compute_s": _seconds(result),
+        "finished_at": result.finished_at or "",
+        "predictions": result.predictions or "",
+        "has_test": "test" in result.metrics,
+        **_profile(result),
+    }
+    for split, metrics in result.metrics.items():
+        row.update({f"{split}_{name}": metrics.get(name) for name in metrics.scalars})
+    return row
+
+
+def missing_row(cell: Cell) -> dict[str, Any]:
+    return {"id": cell.id, **_key(cell.config), "status": "missing", "error": "", "compute_s": 0.0}
+
+
+def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return pd.DataFrame(columns=["id", *KEY, "base", "variant", "status"])
+    frame["order"] = range(len(frame))
+    return frame
+
+
+def collect(cells: list[Cell], paths: RunPaths) -> Collected:
+    """One row per cell of the matrix, in the matrix's order; a result whose id matches no cell is stale."""
+    results: dict[str, CellResult] = {}
+    rows = []
+    for cell in cells:
+        path = paths.result(cell)
+        result = read_result(path) if path.is_file() else None
+        if result is None or result.cell_id != cell.id:
+            rows.append(missing_row(cell))
+            continue
+        results[cell.id] = result
+        rows.append(result_row(result))
+    wanted = {paths.result(c).name for c in cells if c.id in results}
+    stale = sum(1 for p in paths.runs.glob("*.json") if p.name not in wanted) if paths.runs.is_dir() else 0
+    return Collected(_frame(rows), results, stale, paths.runs)
+
+
+def collect_folder(folder: Path) -> Collected:
+    """Every result in a runs folder, without a matrix (the old side of `--compare`)."""
+    found = load_results(folder)
+    rows = [result_row(r) for r in found]
+    return Collected(_frame(rows), {r.cell_id: r for r in found}, 0, folder)

@@ -1,0 +1,112 @@
+"""Efficiency in Peng et al.'s layout (their Tables 1-3): the primary metrics beside P (M), MACs (G) and T (ms).
+
+P is the parameter count of the model as the strategy left it (TTL and TF shrink it), MACs come from the named
+counter (`report.macs_counter`), T is the batch-1 median latency, with its device in the header. A trainable-
+parameter column is added (LP and LoRA train a small share of P). Bold: the best of each column in the table.
+"""
+
+from __future__ import annotations
+
+import math
+
+from suite.report.config import ReportConfig
+from suite.report.naming import arrow, higher_is_better, metric_label, source_label
+from suite.report.select import Row
+from suite.report.stats import Stat
+from suite.report.tables.davila import decimals_of, factor_of
+from suite.report.tables.format import EMPTY, Notes, emphasise, fmt_stat, markdown, ordered, winners
+
+
+def _sig(value: float) -> str:
+    """Three significant figures, as Peng prints P and MACs (23.5, 8.55, 0.402)."""
+    return EMPTY if math.isnan(value) else f"{value:.3g}"
+
+
+def _device(rows: list[Row]) -> tuple[str, bool]:
+    """The latency device (and threads) for the header, and whether it is the same for every row."""
+    found = set()
+    for row in rows:
+        ok = row.ok
+        for device, threads in zip(ok.get("latency_device", []), ok.get("latency_threads", [])):
+            if device:
+                found.add(device + ("" if math.isnan(threads) else f", {threads:g} threads"))
+    if len(found) == 1:
+        return found.pop(), True
+    return ("device per row" if found else "not measured"), False
+
+
+def efficiency_table(rows: list[Row], metrics: list[str], config: ReportConfig) -> list[str]:
+    decimals = decimals_of(config)
+    counter = config.macs_counter
+    device, uniform = _device(rows)
+    columns = [
+        *[(m, metric_label(m) + f" {arrow(m)}") for m in metrics],
+        ("params_total", "P (M) ↓"),
+        ("params_trainable", "Trainable (M) ↓"),
+        (f"macs_{counter}", f"MACs (G, {counter}) ↓"),
+        ("latency_ms", f"T (ms, batch 1, {device}) ↓"),
+    ]
+    multi_source = len({r.source for r in rows}) > 1
+    order = sorted(
+        rows, key=lambda r: (ordered(rows, lambda x: x.architecture).index(r.architecture), r.order)
+    )
+    stats: dict[tuple[int, str], Stat] = {}
+    for i, row in enumerate(order):
+        for key, _ in columns:
+            stats[(i, key)] = row.metric(key) if key in metrics else row.stat(key)
+    best = set()
+    for key, _ in columns:
+        higher = key in metrics and higher_is_better(key)
+        values = {(i, key): _shown(stats[(i, key)], key, config) for i in range(len(order))}
+        best |= winners(values, higher, decimals if key in metrics else 6)
+    notes = Notes()
+    body = []
+    for i, row in enumerate(order):
+        cells = [row.architecture] + ([source_label(row.source)] if multi_source else [])
+        cells.append(row.full_label + notes.flag(row))
+        for key, _ in columns:
+            stat = stats[(i, key)]
+            text = _text(stat, key, metrics, decimals, config, row, uniform)
+            flag = notes.flag(row, stat, metric_label(key), incomplete=False) if key in metrics else ""
+            cells.append(emphasise(text, (i, key) in best, False) + flag)
+        body.append(cells)
+    headers = ["Architecture"] + (["Source"] if multi_source else []) + ["Method"] + [h for _, h in columns]
+    lines = [
+        f"Mean over seeds (metrics with SE). MACs counted by {counter} at the recorded input size; "
+        "T is the median batch-1 latency of each run, averaged over seeds.",
+        "",
+        markdown(headers, body),
+        "",
+    ]
+    if all(
+        not stats[(i, "latency_ms")].defined and not stats[(i, f"macs_{counter}")].defined
+        for i in range(len(order))
+    ):
+        lines += ["MACs and latency are not recorded in these results (suite/profiling.py writes them).", ""]
+    return lines + notes.lines()
+
+
+def _value(stat: Stat, key: str, config: ReportConfig) -> float:
+    if key.startswith("params"):
+        return stat.mean / 1e6
+    return stat.mean * factor_of(key, config) if not key.startswith(("macs", "latency")) else stat.mean
+
+
+def _shown(stat: Stat, key: str, config: ReportConfig) -> float:
+    """The value as printed, so that ties as printed share the bold."""
+    value = _value(stat, key, config)
+    if math.isnan(value) or key.startswith(("params", "macs")):
+        return value if math.isnan(value) else float(_sig(value))
+    return round(value, 2) if key == "latency_ms" else value
+
+
+def _text(
+    stat: Stat, key: str, metrics: list[str], decimals: int, config: ReportConfig, row: Row, uniform: bool
+) -> str:
+    if key in metrics:
+        return fmt_stat(stat, decimals, factor_of(key, config))
+    if key == "latency_ms":
+        text = fmt_stat(stat, 2)
+        devices = sorted({d for d in row.ok.get("latency_device", []) if d})
+        return text + (f" [{', '.join(devices)}]" if devices and not uniform else "")
+    return _sig(_value(stat, key, config))

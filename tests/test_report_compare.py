@@ -1,0 +1,98 @@
+"""`medtl-bench report MATRIX --compare OLD`: what is flagged, what is not, and the exit code nightly CI relies on."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from report_fixtures import load, write_results
+
+from suite.catalog import SuiteCatalog
+from suite.cli import main
+from suite.report.config import CompareConfig
+from suite.report.leaderboard import write_report
+
+MATRIX = """
+name: nightly
+datasets: [synthetic-vessels]
+architectures: [resnet18]
+sources: [scratch]
+strategies: [ft, lp]
+seeds: 3
+report: {tables: [davila]}
+"""
+
+
+def spec(shift: dict | None = None, latency: dict | None = None, fail: tuple | None = None, device=None):
+    """Seed s of ft has accuracy 0.80 + 0.01·s (lp 0.70 + ...), moved by `shift[strategy]`."""
+    shift, latency = shift or {}, latency or {}
+
+    def of(cell) -> dict:
+        k = cell.key
+        if fail == (k["strategy"], k["seed"]):
+            return {"status": "failed", "error": "killed (exit -9)"}
+        acc = {"ft": 0.80, "lp": 0.70}[k["strategy"]] + 0.01 * k["seed"] + shift.get(k["strategy"], 0.0)
+        return {
+            "val": acc,
+            "test": acc,
+            "latency_ms": 2.0 * latency.get(k["strategy"], 1.0),
+            "params": 11_000,
+        }
+
+    return of
+
+
+@pytest.fixture
+def setup(tmp_path):
+    path = tmp_path / "nightly.yaml"
+    path.write_text(MATRIX)
+    matrix = load(path, SuiteCatalog())
+    old = write_results(matrix, tmp_path / "old", spec())
+    return tmp_path, path, matrix, old
+
+
+def report(tmp_path: Path, matrix, of, old: Path, cfg: CompareConfig | None = None):
+    new = write_results(matrix, tmp_path / "new", of)
+    outcome = write_report(matrix, new, old.root, cfg or CompareConfig())
+    text = outcome.path.read_text()
+    shutil.rmtree(tmp_path / "new")
+    return outcome.flagged, re.sub(r" +", " ", text[text.index("## Regression check") :])
+
+
+def test_identical_results_flag_nothing(setup):
+    tmp_path, _, matrix, old = setup
+    flagged, section = report(tmp_path, matrix, spec(), old)
+    assert flagged == 0 and "**Nothing flagged.**" in section
+    assert "2 group(s) compared; 0 new (no old results); 0 no longer present" in section
+
+
+def test_metric_moves_beyond_k_se_are_flagged_and_small_ones_are_not(setup):
+    tmp_path, _, matrix, old = setup
+    # SE per side = 0.01/√3, SE of the difference = 0.00816, 2·SE = 0.0163: +0.05 flagged, +0.01 not.
+    flagged, section = report(tmp_path, matrix, spec(shift={"ft": -0.05, "lp": 0.01}), old)
+    assert flagged == 3  # ft's accuracy, F1 and AUROC (the fixture moves all three); nothing of lp
+    assert "| ft | test Acc (worse) | 0.8100 (n=3) | 0.7600 (n=3) | -0.0500 | 2·SE = 0.0163 |" in section
+    assert "| lp |" not in section
+    assert report(tmp_path, matrix, spec(shift={"ft": -0.05}), old, CompareConfig(k=10))[0] == 0
+
+
+def test_latency_beyond_threshold_and_new_failures_are_flagged(setup):
+    tmp_path, _, matrix, old = setup
+    flagged, section = report(tmp_path, matrix, spec(latency={"lp": 1.2, "ft": 1.05}, fail=("ft", 2)), old)
+    assert "| lp | batch-1 latency (slower) | 2.00 ms | 2.40 ms | +20.0% | ±10% |" in section
+    assert "| ft | seed 2 fails | ok | failed | killed (exit -9) |" in section
+    assert flagged == 2 and "1 failing, 1 latency" in section
+
+
+def test_exit_code_for_nightly_ci(setup, capsys):
+    tmp_path, path, matrix, old = setup
+    write_results(matrix, tmp_path / "new", spec())
+    args = ["report", str(path), "--results", str(tmp_path / "new"), "--compare", str(old.root)]
+    assert main(args) == 0
+    write_results(matrix, tmp_path / "new", spec(shift={"lp": 0.1}))
+    assert main(args) == 1
+    assert "regression(s) flagged" in capsys.readouterr().err
+    assert main([*args, "--k", "1000"]) == 0  # the CLI overrides the matrix's k
+    assert main([*args[:-1], str(tmp_path / "nowhere")]) == 2
