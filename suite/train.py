@@ -260,7 +260,7 @@ def fit(
             )
         val, _ = evaluate(model, norm, data.splits["val"], data, cfg, device)
         value = val.scalars.get(cfg.monitor, float("nan"))
-        lr = optimizer.param_groups[0]["lr"]
+        lr = max(g["lr"] for g in optimizer.param_groups)  # the base LR where strategies scale groups down
         if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
             scheduler.step(value)
         elif scheduler is not None:

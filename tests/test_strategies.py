@@ -161,6 +161,8 @@ def test_sp_penalty_equals_a_hand_computation(cls):
     set_(model.bn.bias, [1.0, 1.0])  # from 0: now counted in the drift term
     drift = 2 * (0.5 if cls is L2SP else 1.0)
     assert everything.terms(model, ctx_all)[0].item() == pytest.approx(drift)
+    model.to("meta")  # as the cell moves the model to its device after prepare_model
+    assert strategy.extra_loss(model, ctx).device.type == "meta"
 
 
 def test_rgn_multipliers_equal_the_normalised_ratio_by_hand():

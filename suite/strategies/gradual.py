@@ -71,7 +71,7 @@ class GradualLastToFirst(_Gradual):
 
     Trains: the new head alone for the first step (Davila: G-LF "begins with LP"), then one more block per step
     from the top down: head → + last body block → ... → everything, which then trains to the end of the run.
-    With ResNet-50's 6 blocks the whole network trains from step 5 on.
+    With ResNet-50's 6 blocks and one epoch per step, the whole network trains from epoch 6 on.
     Defaults: `epochs_per_step: 1`, Howard & Ruder's "unfreeze ... and fine-tune all unfrozen layers for one
     epoch"; Davila does not give the value.
     """

@@ -68,6 +68,8 @@ class _StartingPoint(Strategy):
     def terms(self, model: nn.Module, ctx: StrategyContext) -> tuple[torch.Tensor, torch.Tensor]:
         """The two penalties before α and β: distance to w⁰ over the pretrained part, size of the new head."""
         named = dict(model.named_parameters())
+        if "reference" not in ctx.state:
+            raise RuntimeError(f"{self.name}: prepare_model must run before training (it copies w⁰)")
         reference = ctx.state["reference"]
         device = next(iter(named.values())).device
         if reference and next(iter(reference.values())).device != device:  # the model moved after prepare
