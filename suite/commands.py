@@ -112,35 +112,52 @@ def list_command(what: str | None) -> str:
             )
         )
     if what in (None, "architectures"):
-        from suite.models.catalog import ARCHITECTURES
-        from suite.models.weights import preprocessing
-
-        rows = []
-        for name, spec in ARCHITECTURES.items():
-            mean, std = preprocessing(spec)
-            rows.append(
-                [
-                    name,
-                    spec.pretrained_id,
-                    spec.input_size,
-                    f"{spec.lr:g}",
-                    "/".join(f"{x:.3f}" for x in mean),
-                    "/".join(f"{x:.3f}" for x in std),
-                    spec.summary,
-                ]
-            )
-        parts.append(
-            tabulate(
-                rows, headers=["architecture", "timm model.tag", "input", "LR", "mean", "std", "description"]
-            )
-            + "\n(timm:<model>[.<tag>] passes any timm model)"
-        )
+        parts.append(_architectures_table())
     if what in (None, "strategies"):
-        from suite.strategies import STRATEGIES
-
-        rows = [[n, (cls.__doc__ or "").strip().splitlines()[0]] for n, cls in STRATEGIES.items()]
-        parts.append(tabulate(rows, headers=["strategy", "description"]))
+        parts.append(_strategies_table())
     return "\n\n".join(parts)
+
+
+def _architectures_table() -> str:
+    """Paper name → timm model.tag, input size, default LR, the weights' mean/std, and the block count."""
+    from suite.catalog import block_count
+    from suite.models.catalog import ARCHITECTURES
+    from suite.models.weights import preprocessing
+
+    rows = []
+    for name, spec in ARCHITECTURES.items():
+        mean, std = preprocessing(spec)
+        rows.append(
+            [
+                name,
+                spec.pretrained_id,
+                spec.input_size,
+                f"{spec.lr:g}",
+                "/".join(f"{x:.3f}" for x in mean),
+                "/".join(f"{x:.3f}" for x in std),
+                block_count(spec.timm_name),
+                spec.summary,
+            ]
+        )
+    headers = ["architecture", "timm model.tag", "input", "LR", "mean", "std", "blocks", "description"]
+    return (
+        tabulate(rows, headers=headers)
+        + "\n(timm:<model>[.<tag>] passes any timm model; blocks: units of gradual unfreezing, suite/models/blocks.py)"
+    )
+
+
+def _strategies_table() -> str:
+    """Each strategy's card line and its parameters with their defaults (set them under `params:` in a matrix)."""
+    import dataclasses
+
+    from suite.strategies import STRATEGIES
+
+    rows = []
+    for name, cls in STRATEGIES.items():
+        fields = [f for f in dataclasses.fields(cls) if f.name != "variant"]
+        params = ", ".join(f"{f.name}={f.default}" for f in fields)
+        rows.append([name, (cls.__doc__ or "").strip().splitlines()[0], params])
+    return tabulate(rows, headers=["strategy", "description", "params (defaults)"])
 
 
 def fetch_weights(matrix_name: str) -> str:

@@ -4,6 +4,7 @@ seed everything; model = strategy.prepare_model(model)
 optimiser over strategy.param_groups (frozen parameters get no gradient, hence no update)
 for epoch in 1..epochs:
     requires_grad ← strategy.trainable(epoch)          # the one place trainability is decided
+    (a changed trainable set starts a new phase: early-stopping patience restarts)
     strategy.on_epoch_start(epoch)
     for batch: loss = task loss + strategy.extra_loss; backward; strategy.before_step; step
     validate → monitor; scheduler step; keep the best state; early stopping (patience, delta)
@@ -181,6 +182,10 @@ class _Monitor:
         self.bad += 1
         return False
 
+    def restart_patience(self) -> None:
+        """A new training phase (the trainable set changed): patience counts from here; the best stays."""
+        self.bad = 0
+
     @property
     def exhausted(self) -> bool:
         return self.patience is not None and self.bad >= self.patience
@@ -230,8 +235,13 @@ def fit(
     scheduler = build_scheduler(optimizer, cfg)
     monitor = _Monitor(cfg)
     steady_images, steady_seconds = 0, 0.0
+    phase: set[str] | None = None
     for epoch in range(1, cfg.epochs + 1):
-        n_trainable = apply_trainable(model, strategy.trainable(model, epoch, ctx))
+        trainable = strategy.trainable(model, epoch, ctx)
+        if epoch > 1 and trainable != phase:
+            monitor.restart_patience()
+        phase = trainable
+        n_trainable = apply_trainable(model, trainable)
         strategy.on_epoch_start(model, epoch, ctx)
         start = time.perf_counter()
         with tqdm(
@@ -250,7 +260,7 @@ def fit(
             )
         val, _ = evaluate(model, norm, data.splits["val"], data, cfg, device)
         value = val.scalars.get(cfg.monitor, float("nan"))
-        lr = optimizer.param_groups[0]["lr"]
+        lr = max(g["lr"] for g in optimizer.param_groups)  # the base LR where strategies scale groups down
         if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
             scheduler.step(value)
         elif scheduler is not None:

@@ -1,6 +1,11 @@
 """Fine-tuning strategies, one registered class each. Importing this package registers them all."""
 
-from suite.strategies import basic  # noqa: F401  (registers ft, lp)
+from suite.strategies import (
+    basic,  # noqa: F401  (registers ft, lp)
+    gradual,  # noqa: F401  (registers g-lf, g-fl, lp-ft)
+    regularised,  # noqa: F401  (registers l1-sp, l2-sp)
+    rgn,  # noqa: F401  (registers auto-rgn)
+)
 from suite.strategies.base import STRATEGIES, Strategy, StrategyContext
 
 __all__ = ["STRATEGIES", "Strategy", "StrategyContext"]

@@ -20,12 +20,17 @@ from suite.registry import Registry
 
 @dataclass
 class StrategyContext:
-    """What a strategy may read about the prepared model; `records` goes into the result's `strategy_log`."""
+    """What a strategy may read about the prepared model; `records` goes into the result's `strategy_log`.
+
+    `state` is the strategy's working memory between hooks (the strategy itself is a frozen config): a reference
+    copy of the weights, running sums. It is not saved.
+    """
 
     blocks: list[Block]
     num_classes: int
     epochs: int
     records: dict[str, Any] = field(default_factory=dict)
+    state: dict[str, Any] = field(default_factory=dict)
 
     @property
     def head(self) -> tuple[str, ...]:
