@@ -1,6 +1,11 @@
 """Fine-tuning strategies, one registered class each. Importing this package registers them all."""
 
-from suite.strategies import basic  # noqa: F401  (registers ft, lp)
+from suite.strategies import (
+    basic,  # noqa: F401  (registers ft, lp)
+    layerwise,  # noqa: F401  (lwft, swft)
+    lora,  # noqa: F401  (lora, swft-lora)
+    structural,  # noqa: F401  (ttl, tf)
+)
 from suite.strategies.base import STRATEGIES, Strategy, StrategyContext
 
 __all__ = ["STRATEGIES", "Strategy", "StrategyContext"]
