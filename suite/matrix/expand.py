@@ -176,7 +176,8 @@ class Expander:
         _, arch_entry, resolved_arch = arch
         src_path, src_entry = src
         strat_path, strat_entry = strat
-        metrics = ds_entry.metrics or self._at(ds_path, self.catalog.dataset_metrics, ds_entry.name)
+        known = self._at(ds_path, self.catalog.dataset_metrics, ds_entry.name)  # also checks the name
+        metrics = ds_entry.metrics or known
         for m in metrics:
             self._at(ds_path, self.catalog.check_metric, m)
         arch_train = _merge(
