@@ -15,16 +15,16 @@ from suite.models.surgery import Cut, cut_points, default_cut, halving_plan, kep
 # (strategy, variant, params, model): every structural strategy on tiny models, block and layer cuts.
 CASES = [
     ("ttl", "block2", {}, tiny_resnet),
-    ("ttl", "layer3.1", {}, tiny_resnet),
+    ("ttl", "layer3.0", {}, tiny_resnet),
     ("ttl", "block3", {"pool": False}, tiny_resnet),
-    ("ttl", "layer2.2", {}, tiny_densenet),
+    ("ttl", "layer2.1", {}, tiny_densenet),
     ("ttl", "block1", {}, tiny_vit),
     ("ttl", "block2", {"pool": False}, tiny_vit),
     ("tf", "block2", {}, tiny_resnet),
     ("tf", None, {}, tiny_resnet),
     ("tf", "layer3.1", {}, tiny_densenet),
     ("lwft", "block2", {}, tiny_resnet),
-    ("lwft", "layer3.1", {"bottom_lr_ratio": 0.1}, tiny_resnet),
+    ("lwft", "layer3.0", {"bottom_lr_ratio": 0.1}, tiny_resnet),
     ("lwft", "block4", {}, tiny_densenet),
 ]
 
@@ -61,7 +61,7 @@ def _original_and(name, variant, make=tiny_resnet, **params):
 
 
 def test_ttl_keeps_the_pretrained_bottom_and_drops_the_top():
-    original, model, _, ctx = _original_and("ttl", "layer3.1")
+    original, model, _, ctx = _original_and("ttl", "layer3.0")
     names = {n for n, _ in model.named_parameters()}
     assert not any(n.startswith(("layer4", "layer3.1")) for n in names)
     head = set(ctx.head)
@@ -70,7 +70,7 @@ def test_ttl_keeps_the_pretrained_bottom_and_drops_the_top():
         if n not in head:
             assert torch.equal(p, reference[n]), n
     assert model.get_classifier().in_features == 32  # layer3.0's output, pooled
-    assert ctx.records["cut"] == "layer3.1"
+    assert ctx.records["cut"] == "layer3.0"
 
 
 def test_ttl_without_pooling_flattens_the_feature_map():
@@ -95,7 +95,7 @@ def test_tf_halves_the_top_and_reinitialises_it():
 
 def test_tf_refuses_a_cut_through_an_identity_shortcut():
     with pytest.raises(UserError, match="identity shortcut"):
-        prepared("tf", "layer3.1", tiny_resnet)
+        prepared("tf", "layer3.0", tiny_resnet)
 
 
 def test_lwft_groups_and_learning_rates():
@@ -116,19 +116,19 @@ def test_cut_names_and_search_variants():
 
     model = tiny_resnet()
     assert [str(c) for c in cut_points(model)] == [
-        "block0", "layer1.1", "block1", "layer2.1", "block2", "layer3.1", "block3", "layer4.1", "block4"
+        "block0", "layer1.0", "block1", "layer2.0", "block2", "layer3.0", "block3", "layer4.0", "block4"
     ]  # fmt: skip
     assert STRATEGIES.get("ttl").variants_for(model) == ["block1", "block2", "block3"]
     assert STRATEGIES.get("lwft").variants_for(model) == ["block1", "block2", "block3", "block4"]
-    assert STRATEGIES.get("ttl").variants_for(model, "layer3.*") == ["layer3.1"]
+    assert STRATEGIES.get("ttl").variants_for(model, "layer3.*") == ["layer3.0"]
     with pytest.raises(UserError, match="identity shortcut"):  # every layer cut of a ResNet crosses one
         STRATEGIES.get("tf").variants_for(model, "layer*")
-    assert STRATEGIES.get("tf").variants_for(tiny_densenet(), "layer3.*") == ["layer3.1", "layer3.2"]
+    assert STRATEGIES.get("tf").variants_for(tiny_densenet(), "layer3.*") == ["layer3.0", "layer3.1"]
     assert default_cut(model) == Cut(3)
     with pytest.raises(ValueError, match="blockK"):
         STRATEGIES.get("ttl")(variant="layer3")
-    with pytest.raises(UserError, match=r"did you mean 'layer3\.1'"):
-        prepared("ttl", "layer3.2")
+    with pytest.raises(UserError, match=r"unknown 'layer3\.1'.*valid: block0, block1"):
+        prepared("ttl", "layer3.1")
 
 
 # Peng et al. Table 1 (REFERENCE.md): ResNet-50, 2-class head, 224 x 224. TTL-2's cut is this suite's finding.
@@ -136,7 +136,7 @@ PENG = {
     "FTL": (None, None, 23.5, 4.12),
     "TF-1": ("tf", "block3", 12.9, 3.56),
     "TTL-1": ("ttl", "block3", 8.55, 3.31),
-    "TTL-2": ("ttl", "layer3.4", 6.31, 2.87),
+    "TTL-2": ("ttl", "layer3.3", 6.31, 2.87),
 }
 
 

@@ -114,8 +114,8 @@ def test_each_variant_is_its_own_cell(matrix_file):
     names = [c.key["strategy"] for c in m.cells]
     assert len(names) == len(set(names)) == len({c.id for c in m.cells})
     assert [n for n in names if n.startswith("ttl@")] == [
-        "ttl@block1", "ttl@block2", "ttl@block3", "ttl@layer3.1", "ttl@layer3.2", "ttl@layer3.3", "ttl@layer3.4",
-        "ttl@layer3.5",
+        "ttl@block1", "ttl@block2", "ttl@block3", "ttl@layer3.0", "ttl@layer3.1", "ttl@layer3.2", "ttl@layer3.3",
+        "ttl@layer3.4",
     ]  # fmt: skip
     assert sum(n.startswith("lwft@") for n in names) == 4
     assert (

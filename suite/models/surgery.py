@@ -4,12 +4,13 @@ Cut points come from timm's own contract, not from a per-architecture table:
 
 - `blockK` is timm's feature tap K (`model.feature_info[K]`, the outputs `forward_intermediates` returns). Cutting
   there is timm's `prune_intermediate_layers(indices=[K])`. ResNet: block0 = stem, block1..4 = layer1..layer4.
-- `layerK.J` keeps the first J units of tap K's stage and drops the rest: on ResNet-50 `layer3.4` keeps
-  layer3.0–layer3.3, i.e. it cuts at module `layer3.4`. Units are the children of the stage when timm builds it as
-  a sequential container (`nn.Sequential` / `nn.ModuleDict`: ResNet bottlenecks, DenseNet dense layers, EfficientNet
-  blocks). A unit is a whole residual (or dense) block, so no cut goes through a skip connection. Stages that are not
-  containers (VGG, Inception, ViT, Swin, MaxViT, DenseNet's last tap `norm5`) offer block cuts only, and so do
-  EfficientNet stages between two taps (`blocks.3`, `blocks.5`), which are kept or dropped whole.
+- `layerK.J` keeps tap K's stage up to and including its unit J (counted from 0, as timm names ResNet's bottlenecks)
+  and drops the rest: on ResNet-50 `layer3.3` keeps layer3.0–layer3.3 and drops layer3.4 onwards. Units are the
+  children of the stage when timm builds it as a sequential container (`nn.Sequential` / `nn.ModuleDict`: ResNet
+  bottlenecks, DenseNet dense layers, EfficientNet blocks). A unit is a whole residual (or dense) block, so no cut
+  goes through a skip connection. Stages that are not containers (VGG, Inception, ViT, Swin, MaxViT, DenseNet's last
+  tap `norm5`) offer block cuts only, and so do EfficientNet stages between two taps (`blocks.3`, `blocks.5`), which
+  are kept or dropped whole.
 
 Everything that only needs shapes runs on a "skeleton": a copy whose tensors live on the meta device (no memory,
 no arithmetic), so listing cut points, checking TF support and finding kept parameters cost nothing.
@@ -29,12 +30,12 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from suite.errors import UserError, did_you_mean
 
-_CUT = re.compile(r"^(?:block(?P<tap>\d+)|layer(?P<stage>\d+)\.(?P<units>\d+))$")
+_CUT = re.compile(r"^(?:block(?P<tap>\d+)|layer(?P<stage>\d+)\.(?P<last>\d+))$")
 
 
 @dataclass(frozen=True)
 class Cut:
-    """Keep the model up to the end of feature tap `tap`, or up to its first `units` units."""
+    """Keep the model up to the end of feature tap `tap`, or of the first `units` units of its stage."""
 
     tap: int
     units: int | None = None
@@ -45,14 +46,14 @@ class Cut:
         if m is None:
             raise ValueError(
                 f"cut {text!r}: write blockK (after timm's feature tap K, e.g. block3) or layerK.J "
-                "(the first J units of stage K, e.g. layer3.4)"
+                "(stage K up to its unit J, counted from 0, e.g. layer3.3)"
             )
         if m["tap"] is not None:
             return cls(int(m["tap"]))
-        return cls(int(m["stage"]), int(m["units"]))
+        return cls(int(m["stage"]), int(m["last"]) + 1)
 
     def __str__(self) -> str:
-        return f"block{self.tap}" if self.units is None else f"layer{self.tap}.{self.units}"
+        return f"block{self.tap}" if self.units is None else f"layer{self.tap}.{self.units - 1}"
 
 
 def model_name(model: nn.Module) -> str:

@@ -1,7 +1,7 @@
 """Strategies that fine-tune only the top of the model: LWFT (Tajbakhsh 2016 via Peng 2023) and SWFT (Fang 2025).
 
 Neither changes the model; they decide which parameters train (`trainable`) and at what LR (`param_groups`).
-LWFT's variants are cut points, like TTL's (`lwft@block3`, `lwft@layer3.4`); SWFT's are steps over the parameter
+LWFT's variants are cut points, like TTL's (`lwft@block3`, `lwft@layer3.3`); SWFT's are steps over the parameter
 blocks of suite/models/blocks.py (`swft@1` = the head only, `swft@N` = everything).
 """
 

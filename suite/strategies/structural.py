@@ -1,7 +1,7 @@
 """Strategies that change the model's structure at a cut point: TTL and TransFusion (Peng et al. 2023, METHODS.md §P).
 
 Their variant is the cut (see suite/models/surgery.py): `ttl@block3` cuts after timm's feature tap 3 (ResNet's
-layer3), `ttl@layer3.4` keeps only the first 4 units of that stage (layer3.0–layer3.3, "cut at layer3.4").
+layer3), `ttl@layer3.3` keeps that stage only up to its unit 3 (layer3.0–layer3.3; layer3.4 onwards is dropped).
 Peng's two-stage search is expressed as variants, each its own cell:
 
 - `ttl@*` is stage 1 (`-1`): the block cuts block1 .. block(T-2) of the architecture's T feature taps.
@@ -54,9 +54,9 @@ class TruncatedTransfer(CutStrategy):
     flattened feature map + a linear layer (`pool: false`, Peng's appendix ablation; its size follows the image
     size). The head is linear because Peng's parameter counts (TTL-1 8.55 M on ResNet-50) leave no room for more.
     Trains: everything that remains, at the base LR.
-    Variants: cut points (`ttl@block3`, `ttl@layer3.4`); `ttl@*` is the block search. Default cut: drop the last stage
+    Variants: cut points (`ttl@block3`, `ttl@layer3.3`); `ttl@*` is the block search. Default cut: drop the last stage
     (block3 on ResNet-50 = Peng's TTL-1). On ResNet-50 with a 2-class head, TTL-1 = `ttl@block3` (8.55 M params,
-    3.30 GMACs by fvcore) and TTL-2 = `ttl@layer3.4` (6.31 M, 2.86 GMACs).
+    3.30 GMACs by fvcore) and TTL-2 = `ttl@layer3.3` (6.31 M, 2.86 GMACs).
     """
 
     name = "ttl"
