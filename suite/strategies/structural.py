@@ -5,9 +5,10 @@ layer3), `ttl@layer3.3` keeps that stage only up to its unit 3 (layer3.0–layer
 Peng's two-stage search is expressed as variants, each its own cell:
 
 - `ttl@*` is stage 1 (`-1`): the block cuts block1 .. block(T-2) of the architecture's T feature taps.
-- any other glob is matched against every cut point, block and layer, of the architecture: the layers around block 3
-  are `ttl@layer3.*` and `ttl@layer4.*`, and `ttl@layer*` is every layer cut. Stage 2 (`-2`) is the best over the
-  winning block and the layer cuts on both sides of it; the report picks both on the validation metric.
+- any other glob is matched against every cut point, block and layer, of the architecture: the layer cuts on both
+  sides of block 3 are `ttl@layer[34].*` (the units of stages 3 and 4), and `ttl@layer*` is every layer cut. A glob
+  that matches nothing is a matrix error. Stage 2 (`-2`) is the best over the stage-1 winner blockK and the layer
+  cuts layerK.* and layer(K+1).*; the report picks both on the validation metric.
 """
 
 from __future__ import annotations
