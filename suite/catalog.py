@@ -14,16 +14,27 @@ from suite.models.catalog import TIMM_PREFIX, resolve_architecture
 
 
 @lru_cache(maxsize=64)
-def block_count(timm_name: str) -> int:
-    """Number of parameter blocks of an architecture, from a weightless build on the meta device."""
+def meta_model(timm_name: str):
+    """A weightless build on the meta device: its structure (blocks, cut points) without memory or init cost."""
     import timm
     import torch
 
+    with torch.device("meta"):
+        return timm.create_model(timm_name, pretrained=False, num_classes=2)
+
+
+def block_count(timm_name: str) -> int:
+    """Number of parameter blocks of an architecture."""
     from suite.models.blocks import param_blocks
 
-    with torch.device("meta"):
-        model = timm.create_model(timm_name, pretrained=False, num_classes=2)
-    return len(param_blocks(model))
+    return len(param_blocks(meta_model(timm_name)))
+
+
+@lru_cache(maxsize=256)
+def _variants(strategy: str, timm_name: str, pattern: str) -> tuple[str, ...]:
+    from suite.strategies import STRATEGIES
+
+    return tuple(STRATEGIES.get(strategy).variants_for(meta_model(timm_name), pattern))
 
 
 class SuiteCatalog:
@@ -77,8 +88,15 @@ class SuiteCatalog:
         }
         return {"name": base, "variant": variant or None, "params": values}
 
-    def strategy_variants(self, name: str, architecture: dict[str, Any]) -> list[str]:
-        variants = self._strategy_class(name).variants(block_count(architecture["timm"]))
-        if not variants:
+    def strategy_variants(self, name: str, architecture: dict[str, Any], pattern: str = "*") -> list[str]:
+        """`name@*` (pattern `*`) or a glob such as `ttl@layer3.*`, expanded for one architecture."""
+        self._strategy_class(name)
+        variants = list(_variants(name, architecture["timm"], pattern))
+        if variants:
+            return variants
+        if pattern == "*":
             raise UserError(f"strategy {name!r} has no variants; write it without '@*'")
-        return variants
+        shown = ", ".join(_variants(name, architecture["timm"], "*")) or "none"
+        raise UserError(
+            f"'{name}@{pattern}' matches no variant of {architecture['name']} (its '{name}@*' variants: {shown})"
+        )

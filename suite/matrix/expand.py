@@ -34,7 +34,7 @@ class Catalog(Protocol):
     def check_metric(self, name: str) -> None: ...
     def architecture(self, entry: ArchitectureEntry) -> dict[str, Any]: ...
     def strategy(self, name: str, params: dict[str, Any]) -> dict[str, Any]: ...
-    def strategy_variants(self, name: str, architecture: dict[str, Any]) -> list[str]: ...
+    def strategy_variants(self, name: str, architecture: dict[str, Any], pattern: str = "*") -> list[str]: ...
 
 
 @dataclass(frozen=True)
@@ -153,12 +153,10 @@ class Expander:
         resolved_arch = self._at(arch_path, self.catalog.architecture, arch_entry)
         strat_path, strat_entry = strat
         names = [strat_entry.name]
-        if strat_entry.name.endswith("@*"):
-            base = strat_entry.name[:-2]
-            names = [
-                f"{base}@{v}"
-                for v in self._at(strat_path, self.catalog.strategy_variants, base, resolved_arch)
-            ]
+        base, _, pattern = strat_entry.name.partition("@")
+        if "*" in pattern:  # `name@*`, or a glob over the variants such as `ttl@layer3.*`
+            args = (base, resolved_arch) if pattern == "*" else (base, resolved_arch, pattern)
+            names = [f"{base}@{v}" for v in self._at(strat_path, self.catalog.strategy_variants, *args)]
         for name in names:
             entry = StrategyEntry(name=name, params=strat_entry.params, train=strat_entry.train)
             cell = self._cell(
@@ -178,7 +176,8 @@ class Expander:
         _, arch_entry, resolved_arch = arch
         src_path, src_entry = src
         strat_path, strat_entry = strat
-        metrics = ds_entry.metrics or self._at(ds_path, self.catalog.dataset_metrics, ds_entry.name)
+        known = self._at(ds_path, self.catalog.dataset_metrics, ds_entry.name)  # also checks the name
+        metrics = ds_entry.metrics or known
         for m in metrics:
             self._at(ds_path, self.catalog.check_metric, m)
         arch_train = _merge(

@@ -141,9 +141,19 @@ class Matrix(Axes):
     exclude: list[dict[str, str | int]] = []
     report: ReportConfig = ReportConfig()
     executor: dict[str, Any] = {}
+    union: list[str] = Field(
+        [], description="matrix files (beside this one) whose cells run together as this matrix; no axes then"
+    )
 
     @model_validator(mode="after")
     def _axes_present(self) -> Matrix:
+        if self.union:
+            own = ("datasets", "architectures", "sources", "strategies", "seeds", "sweep", "grids", "train")
+            if any(a in self.model_fields_set for a in own):
+                raise ValueError(
+                    "a matrix with `union:` takes its cells from those files; give it no axes or grids"
+                )
+            return self
         for axis in ("datasets", "architectures", "strategies", "seeds"):
             grids = self.grids or [Axes()]
             if getattr(self, axis) is None and any(getattr(g, axis) is None for g in grids):

@@ -72,7 +72,7 @@ def run_cell(spec: CellSpec) -> CellResult:
     arch, model = build_for_cell(config, data.num_outputs, spec.parents)
     s = config["strategy"]
     strategy = STRATEGIES.get(s["name"])(variant=s["variant"], **s["params"])
-    ctx = StrategyContext(param_blocks(model), data.num_outputs, cfg.epochs)
+    ctx = StrategyContext(param_blocks(model), data.num_outputs, cfg.epochs, image_size=cfg.image_size)
     model = strategy.prepare_model(model, ctx)
     ctx.blocks = param_blocks(model)
     model.to(device)

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
-from suite.models.blocks import Block
+from suite.models.blocks import Block, param_blocks
 from suite.registry import Registry
 
 
@@ -31,6 +32,8 @@ class StrategyContext:
     epochs: int
     records: dict[str, Any] = field(default_factory=dict)
     state: dict[str, Any] = field(default_factory=dict)
+    image_size: int | None = None
+    """The cell's input size (px); strategies that size a layer from the feature map need it (TTL without pooling)."""
 
     @property
     def head(self) -> tuple[str, ...]:
@@ -51,6 +54,15 @@ class Strategy:
     def variants(cls, num_blocks: int) -> list[str]:
         """Named variants (search points, steps); each becomes its own cell. None by default."""
         return []
+
+    @classmethod
+    def variants_for(cls, model: nn.Module, pattern: str = "*") -> list[str]:
+        """Variants for one architecture (`model` may live on the meta device) that match the glob `pattern`.
+
+        A matrix's `name@*` asks for `pattern="*"`, `name@layer3.*` for `"layer3.*"`. By default these are
+        `variants(num_blocks)`; strategies whose variants are the model's cut points (ttl, tf, lwft) override this.
+        """
+        return [v for v in cls.variants(len(param_blocks(model))) if fnmatchcase(v, pattern)]
 
     def prepare_model(self, model: nn.Module, ctx: StrategyContext | None) -> nn.Module:
         return model

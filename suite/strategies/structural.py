@@ -1,0 +1,117 @@
+"""Strategies that change the model's structure at a cut point: TTL and TransFusion (Peng et al. 2023, METHODS.md §P).
+
+Their variant is the cut (see suite/models/surgery.py): `ttl@block3` cuts after timm's feature tap 3 (ResNet's
+layer3), `ttl@layer3.3` keeps that stage only up to its unit 3 (layer3.0–layer3.3; layer3.4 onwards is dropped).
+Peng's two-stage search is expressed as variants, each its own cell:
+
+- `ttl@*` is stage 1 (`-1`): the block cuts block1 .. block(T-2) of the architecture's T feature taps.
+- any other glob is matched against every cut point, block and layer, of the architecture: the layer cuts on both
+  sides of block 3 are `ttl@layer[34].*` (the units of stages 3 and 4), and `ttl@layer*` is every layer cut. A glob
+  that matches nothing is a matrix error. Stage 2 (`-2`) is the best over the stage-1 winner blockK and the layer
+  cuts layerK.* and layer(K+1).*; the report picks both on the validation metric.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+
+from torch import nn
+
+from suite.models.surgery import Cut, block_cuts, cut_points, default_cut, halve_above, truncate
+from suite.strategies.base import STRATEGIES, Strategy, StrategyContext
+
+
+@dataclass(frozen=True)
+class CutStrategy(Strategy):
+    """Shared by ttl, tf and lwft: the variant names a cut point; no variant means `default_cut` (drop the top stage)."""
+
+    def __post_init__(self) -> None:
+        if self.variant is not None:
+            Cut.parse(self.variant)  # a ValueError here is a one-line matrix error at expansion time
+
+    def cut(self, model: nn.Module) -> Cut:
+        return Cut.parse(self.variant) if self.variant else default_cut(model)
+
+    @classmethod
+    def search_cuts(cls, model: nn.Module) -> list[Cut]:
+        """What `name@*` expands to: the block-level search."""
+        return block_cuts(model)
+
+    @classmethod
+    def variants_for(cls, model: nn.Module, pattern: str = "*") -> list[str]:
+        if pattern == "*":
+            return [str(c) for c in cls.search_cuts(model)]
+        return [str(c) for c in cut_points(model) if fnmatchcase(str(c), pattern)]
+
+
+@STRATEGIES.register("ttl")
+@dataclass(frozen=True)
+class TruncatedTransfer(CutStrategy):
+    """TTL, truncated transfer learning (Peng et al. 2023, BMVC; METHODS.md §P).
+
+    Builds: the pretrained model up to the cut; everything above it is discarded (smaller, faster model). A new head
+    follows: adaptive average pooling + a linear layer (`pool: true`, the default and Peng's main setting), or the
+    flattened feature map + a linear layer (`pool: false`, Peng's appendix ablation; its size follows the image
+    size). The head is linear because Peng's parameter counts (TTL-1 8.55 M on ResNet-50) leave no room for more.
+    Trains: everything that remains, at the base LR.
+    Variants: cut points (`ttl@block3`, `ttl@layer3.3`); `ttl@*` is the block search. Default cut: drop the last stage
+    (block3 on ResNet-50 = Peng's TTL-1). On ResNet-50 with a 2-class head, TTL-1 = `ttl@block3` (8.55 M params,
+    3.30 GMACs by fvcore) and TTL-2 = `ttl@layer3.3` (6.31 M, 2.86 GMACs).
+    """
+
+    name = "ttl"
+    pool: bool = True
+
+    def prepare_model(self, model: nn.Module, ctx: StrategyContext | None) -> nn.Module:
+        cut = self.cut(model)
+        truncate(model, cut, ctx.num_classes, self.pool, ctx.image_size)
+        ctx.records["cut"] = str(cut)
+        return model
+
+
+@STRATEGIES.register("tf")
+@dataclass(frozen=True)
+class TransFusion(CutStrategy):
+    """TF, TransFusion (Raghu et al. 2019, as run by Peng et al. 2023; METHODS.md §P).
+
+    Builds: the layers up to the cut keep their pretrained weights; every layer above it is rebuilt with half its
+    output channels (inputs follow what reaches them) and random init (PyTorch's default init, fresh BatchNorm
+    statistics). The head is new and sized for the task.
+    Trains: everything, at the base LR.
+    Variants: cut points as for ttl; `tf@*` is the block search. Default cut: halve the last stage only (block3 on
+    ResNet-50 = Peng's TF-1: 12.9 M params, 3.55 GMACs by fvcore).
+
+    Supported architectures (tested for every registered one): convolutional networks whose layers above the cut are
+    convolutions, linear and BatchNorm layers: resnet18, resnet50, densenet121, densenet169, vgg19, mobilenet_v2,
+    inception_v3, efficientnet_b0, efficientnet_v2_s, tf_efficientnet_lite0/1/2. Not supported (a clear error):
+    vit_b_16, swin_v2_t, maxvit_t (LayerNorm, attention heads and tokens cannot be halved generically). Layer cuts
+    work only where the first unit above the cut does not add its full-width input to its output: DenseNet yes;
+    ResNet, MobileNet and EfficientNet no (an identity shortcut), so there TF's search is the block search, which
+    agrees with Peng's TF-2 = TF-1 on ResNet-50. `tf@<glob>` expands only to the cuts that work.
+    """
+
+    name = "tf"
+
+    @classmethod
+    def variants_for(cls, model: nn.Module, pattern: str = "*") -> list[str]:
+        from suite.errors import UserError
+        from suite.models.surgery import halving_plan
+
+        found, error = [], None
+        for variant in super().variants_for(model, pattern):
+            try:
+                halving_plan(model, Cut.parse(variant), 2)
+            except UserError as exc:
+                error = exc
+                continue
+            found.append(variant)
+        if not found and error is not None:
+            raise error
+        return found
+
+    def prepare_model(self, model: nn.Module, ctx: StrategyContext | None) -> nn.Module:
+        cut = self.cut(model)
+        halve_above(model, cut, ctx.num_classes, ctx.image_size)
+        ctx.records["cut"] = str(cut)
+        return model
