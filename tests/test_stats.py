@@ -230,10 +230,10 @@ def test_missing_cells_drop_whichever_keeps_more_and_say_so():
         columns=["dataset", "strategy", "score"],
     )
     wide, dropped = complete_table(means, ["dataset"])
-    assert wide.shape == (5, 3) and dropped == ["d0 (lacks a strategy)"]
+    assert wide.shape == (5, 3) and dropped == ["d0 [lacks a strategy]"]
     means = means[(means["strategy"] != "c") | (means["dataset"] == "d1")]
     wide, dropped = complete_table(means, ["dataset"])
-    assert list(wide.columns) == ["a", "b"] and dropped == ["strategy c (missing on some datasets)"]
+    assert list(wide.columns) == ["a", "b"] and dropped == ["strategy c [missing on some datasets]"]
 
 
 def test_datasets_without_a_test_metric_are_left_out_with_a_note():
@@ -273,3 +273,37 @@ def test_same_results_in_any_order_give_byte_identical_markdown(tmp_path):
     shuffled = frame.sample(frac=1.0, random_state=1)
     assert render_significance(shuffled, CONFIG, tmp_path / "b", metrics_of(frame), link="plots") == first
     assert (tmp_path / "a" / "significance-cd-all-backbones-pooled.png").is_file()
+
+
+@pytest.mark.slow
+def test_real_results_of_a_tiny_matrix_render(tmp_path):
+    """The frame contract on real result files: run ft and lp for 3 seeds (1 epoch, 32 px), collect the results
+    as the leaderboard does, add modality and metrics, and render. One dataset and two strategies: the
+    per-dataset test runs, the test across datasets is refused in words."""
+    from suite.catalog import SuiteCatalog
+    from suite.cli import main
+    from suite.matrix import load_matrix
+    from suite.report.leaderboard import collect
+    from suite.runner.state import RunPaths
+    from suite.stats.inputs import ranking_metrics, with_modality
+
+    matrix_path = tmp_path / "tiny.yaml"
+    matrix_path.write_text(
+        "name: tiny\ndatasets: [synthetic-vessels]\narchitectures: ['timm:resnet10t']\nsources: [scratch]\n"
+        "strategies: [ft, lp]\nseeds: [0, 1, 2]\n"
+        "train: {epochs: 1, batch_size: 16, image_size: 32, threads: 1, timeout_min: 5}\n"
+    )
+    assert main(["run", str(matrix_path), "--results", str(tmp_path / "results"), "--no-report"]) == 0
+    matrix = load_matrix(str(matrix_path), SuiteCatalog())
+    frame, _, missing = collect(matrix.cells, RunPaths(tmp_path / "results" / "tiny"))
+    assert not missing
+    markdown = render_significance(
+        with_modality(frame), CONFIG, tmp_path / "plots", ranking_metrics(matrix.cells)
+    )
+    assert "#### synthetic-vessels (Acc)" in markdown
+    rows = [
+        [c.strip() for c in line.split("|")[1:-1]] for line in markdown.splitlines() if "resnet10t" in line
+    ]
+    lp = next(r for r in rows if r[:2] == ["timm:resnet10t (scratch)", "lp"])
+    assert lp[2] == "3" and lp[9].startswith(("**", "no significant", "identical", "same difference"))
+    assert "2 strategies; the Friedman test compares 3 or more" in markdown

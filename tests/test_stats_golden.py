@@ -26,10 +26,11 @@ def planted() -> pd.DataFrame:
 
 
 def little_evidence() -> pd.DataFrame:
-    """3 datasets, 2 seeds, and one dataset whose results have no test metric."""
+    """3 datasets, 2 seeds, one dataset whose results have no test metric, one dataset × backbone without `ft`."""
     frame = synth_frame(datasets=4, seeds=(0, 1), effect={"lp": -0.05}, modalities=("mri",))
     frame.loc[frame["dataset"] == "ds03", "test_accuracy"] = np.nan
-    return frame
+    no_ft = (frame["dataset"] == "ds02") & (frame["architecture"] == "resnet50") & (frame["strategy"] == "ft")
+    return frame[~no_ft]
 
 
 CASES = {"planted": planted, "little_evidence": little_evidence}

@@ -56,11 +56,11 @@ def complete_table(means: pd.DataFrame, block: list[str]) -> tuple[pd.DataFrame,
     full_rows = wide.loc[wide.notna().all(axis=1)]
     if full_cols.size > full_rows.size:
         gone = [
-            f"strategy {s} (missing on some datasets)" for s in wide.columns if s not in full_cols.columns
+            f"strategy {s} [missing on some datasets]" for s in wide.columns if s not in full_cols.columns
         ]
         return full_cols, gone
     gone_rows = [r for r in wide.index if r not in full_rows.index]
-    gone = [f"{' / '.join(map(str, r)) if isinstance(r, tuple) else r} (lacks a strategy)" for r in gone_rows]
+    gone = [f"{' / '.join(map(str, r)) if isinstance(r, tuple) else r} [lacks a strategy]" for r in gone_rows]
     return full_rows, gone
 
 

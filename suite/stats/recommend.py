@@ -70,7 +70,8 @@ def seed_level(
         if best_gain > 0:
             worse.add(other)
     kept = [s for s in strategies if s not in worse]
-    how = f"paired t-tests over seeds on each dataset, Holm over {len(rows)} strategy pairs"
+    pairs = f"{len(rows)} strategy pair{'s' if len(rows) > 1 else ''}"
+    how = f"paired t-tests over seeds on each dataset, {'Holm over' if config.adjust == 'holm' else 'unadjusted,'} {pairs}"
     return kept, how + ("" if worse else ": nothing significantly worse than the best")
 
 

@@ -160,7 +160,8 @@ def _friedman_row(label: str, outcome: RankOutcome, config: SignificanceConfig) 
 def _across_section(table: pd.DataFrame, config: SignificanceConfig, plots_dir: Path, link: str) -> list[str]:
     means = cell_means(table)
     groups = [(b, means[means["backbone"] == b], ["dataset"]) for b in sorted(means["backbone"].unique())]
-    groups.append((f"{POOLED} (pooled)", means, ["dataset", "backbone"]))
+    if len(groups) > 1:
+        groups.append((f"{POOLED} (pooled)", means, ["dataset", "backbone"]))
     rows, images = [], []
     for label, sub, block in groups:
         outcome = friedman_nemenyi(sub, block, config)
@@ -186,10 +187,19 @@ def _across_section(table: pd.DataFrame, config: SignificanceConfig, plots_dir: 
     ]
 
 
+def _without_baseline(table: pd.DataFrame, baseline: str) -> list[str]:
+    """`dataset / backbone` pairs that have results but none of the baseline, so nothing there is compared."""
+    has = table.groupby(["dataset", "backbone"], sort=True)["strategy"].apply(lambda s: baseline in set(s))
+    return [f"{d} / {b}" for (d, b), ok in has.items() if not ok]
+
+
 def _dataset_section(
-    comparisons: pd.DataFrame, config: SignificanceConfig, metric_of: dict[str, str]
+    table: pd.DataFrame, comparisons: pd.DataFrame, config: SignificanceConfig, metric_of: dict[str, str]
 ) -> list[str]:
     lines = [f"### Per dataset: each strategy against `{config.baseline}` over paired seeds", ""]
+    missing = _without_baseline(table, config.baseline)
+    if missing:
+        lines += [f"No `{config.baseline}` results, so no comparison, on: {', '.join(missing)}.", ""]
     p_head = "p (Holm)" if config.adjust == "holm" else "p"
     for dataset, group in comparisons.groupby("dataset", sort=True):
         label = METRICS[metric_of[dataset]].label
@@ -240,5 +250,5 @@ def render_significance(
     lines += _recommendation_section(table, config)
     lines += _effectiveness_section(comparisons, config)
     lines += _across_section(table, config, Path(plots_dir), link or Path(plots_dir).name)
-    lines += _dataset_section(comparisons, config, prepared.metric_of)
+    lines += _dataset_section(table, comparisons, config, prepared.metric_of)
     return "\n".join(lines).rstrip("\n") + "\n"
