@@ -57,7 +57,7 @@ def _intro(config: SignificanceConfig, metric_of: dict[str, str], notes: list[st
         f"positive Δ is always better. Baseline: `{config.baseline}`. Level: α = {config.alpha:g}.",
         "",
         f"- **Per dataset:** paired t-test over seeds (same seed = one pair), two-sided, p {adjust}. With 3 seeds "
-        "a rank test (Wilcoxon) cannot reach p < 0.25, so it could never flag anything; the t-test can, under a "
+        "a rank test (Wilcoxon) has a smallest possible p of 0.25, so it could never flag anything; the t-test can, under a "
         "normality assumption 3 seeds cannot check. The 95% CI of Δ is a percentile bootstrap "
         f"({config.bootstrap} resamples, seed {config.seed}); with 3 seeds it equals the range of the seed "
         "differences (about 75% real coverage), so it describes the spread and the test decides.",
