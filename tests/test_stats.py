@@ -178,7 +178,7 @@ def test_too_little_evidence_is_said_in_words_not_p_values(tmp_path):
     markdown = render_significance(frame, CONFIG, tmp_path, metrics_of(frame))
     assert "too little evidence: 2 paired seeds (a test needs ≥ 3)" in markdown
     assert "3 datasets with every strategy; a test across datasets needs ≥ 5" in markdown
-    assert "and no dataset has ≥ 3 paired seeds: nothing can be ruled out" in markdown
+    assert "no strategy pair has ≥ 3 paired seeds with seed-to-seed variation on any dataset" in markdown
     results = markdown.split("### Recommendation", 1)[1]
     assert "p =" not in results and "p <" not in results
     per_dataset = results.split("### Per dataset", 1)[1]
@@ -197,9 +197,14 @@ def test_variants_are_chosen_on_validation_never_on_test():
     frame.loc[is1, ["val_accuracy", "test_accuracy"]] = [0.90, 0.50]
     frame.loc[is2, ["val_accuracy", "test_accuracy"]] = [0.80, 0.99]
     table = _table(frame)
-    assert set(table["variant"]) == {"ft", "swft@1"} and set(table["strategy"]) == {"ft", "swft"}
+    assert set(table["choice"]) == {"", "swft@1"} and set(table["strategy"]) == {"ft", "swft"}
     separate = _table(frame, SignificanceConfig(variants="separate"))
     assert set(separate["strategy"]) == {"ft", "swft@1", "swft@2"}
+    swept = pd.concat([frame.assign(sweep="lr=1e-3"), frame.assign(sweep="lr=1e-4")], ignore_index=True)
+    high_val = swept["sweep"] == "lr=1e-4"
+    swept.loc[high_val, "val_accuracy"] += 0.05
+    swept.loc[high_val, "test_accuracy"] -= 0.30
+    assert set(_table(swept)["choice"]) == {"lr=1e-4", "swft@1, lr=1e-4"}
 
 
 def test_lower_is_better_metrics_are_negated_so_a_lower_loss_is_better():
@@ -277,15 +282,16 @@ def test_same_results_in_any_order_give_byte_identical_markdown(tmp_path):
 
 @pytest.mark.slow
 def test_real_results_of_a_tiny_matrix_render(tmp_path):
-    """The frame contract on real result files: run ft and lp for 3 seeds (1 epoch, 32 px), collect the results
-    as the leaderboard does, add modality and metrics, and render. One dataset and two strategies: the
-    per-dataset test runs, the test across datasets is refused in words."""
+    """The whole path on real result files: run ft and lp for 3 seeds (1 epoch, 32 px), collect and select rows
+    as the leaderboard does, and render the section from them. One dataset and two strategies: the per-dataset
+    comparison is made, the test across datasets is refused in words."""
     from suite.catalog import SuiteCatalog
     from suite.cli import main
     from suite.matrix import load_matrix
-    from suite.report.leaderboard import collect
+    from suite.report.collect import collect
+    from suite.report.select import select
     from suite.runner.state import RunPaths
-    from suite.stats.inputs import ranking_metrics, with_modality
+    from suite.stats.inputs import significance_section
 
     matrix_path = tmp_path / "tiny.yaml"
     matrix_path.write_text(
@@ -295,15 +301,13 @@ def test_real_results_of_a_tiny_matrix_render(tmp_path):
     )
     assert main(["run", str(matrix_path), "--results", str(tmp_path / "results"), "--no-report"]) == 0
     matrix = load_matrix(str(matrix_path), SuiteCatalog())
-    frame, _, missing = collect(matrix.cells, RunPaths(tmp_path / "results" / "tiny"))
-    assert not missing
-    markdown = render_significance(
-        with_modality(frame), CONFIG, tmp_path / "plots", ranking_metrics(matrix.cells)
-    )
+    collected = collect(matrix.cells, RunPaths(tmp_path / "results" / "tiny"))
+    rows = select(collected.frame, matrix.spec.report)
+    markdown = significance_section(rows, matrix.spec.report, CONFIG, tmp_path / "plots")
     assert "#### synthetic-vessels (Acc)" in markdown
-    rows = [
+    cells = [
         [c.strip() for c in line.split("|")[1:-1]] for line in markdown.splitlines() if "resnet10t" in line
     ]
-    lp = next(r for r in rows if r[:2] == ["timm:resnet10t (scratch)", "lp"])
+    lp = next(r for r in cells if r[:2] == ["timm:resnet10t (scratch)", "LP"])
     assert lp[2] == "3" and lp[9].startswith(("**", "no significant", "identical", "same difference"))
     assert "2 strategies; the Friedman test compares 3 or more" in markdown

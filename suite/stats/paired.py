@@ -95,7 +95,7 @@ def _summaries(table: pd.DataFrame, baseline: str) -> pd.DataFrame:
     """All-seed means of each strategy and its baseline (Davila's raw % change is computed from these)."""
     keys = ["dataset", "modality", "backbone", "strategy"]
     means = table.groupby(keys, sort=True).agg(
-        variant=("variant", "first"),
+        choice=("choice", "first"),
         sign=("sign", "first"),
         mean=("score", "mean"),
         seeds=("seed", "nunique"),
@@ -166,7 +166,8 @@ def effectiveness(comparisons: pd.DataFrame, config: SignificanceConfig) -> pd.D
     significant: additionally the (Holm-adjusted) paired t-test says better. untestable: too few paired seeds.
     """
     c = comparisons
-    raw = (c["mean"] - c["mean_base"]) > config.threshold_pct / 100.0 * c["mean_base"].abs()
+    # As the report's Table 12 (suite.report.tables.relative.improved): a zero baseline has no % change.
+    raw = c["pct"] > config.threshold_pct
     frame = c.assign(
         raw=raw,
         sig=raw & c["significant"] & (c["delta"] > 0),

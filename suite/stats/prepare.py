@@ -20,7 +20,7 @@ from suite.stats.config import SignificanceConfig
 
 KEYS = ("dataset", "architecture", "source", "strategy", "seed")
 REQUIRED = (*KEYS, "modality")
-COLUMNS = ["dataset", "modality", "backbone", "strategy", "variant", "seed", "score", "sign"]
+COLUMNS = ["dataset", "modality", "backbone", "strategy", "choice", "seed", "score", "sign"]
 
 
 @dataclass
@@ -41,13 +41,13 @@ def _check_frame(frame: pd.DataFrame) -> None:
     missing = [c for c in REQUIRED if c not in frame.columns]
     if missing:
         raise ValueError(f"significance frame lacks columns {missing}; it has {sorted(frame.columns)}")
-    dup = frame[frame.duplicated(list(KEYS), keep=False)]
+    keys = [*KEYS, "sweep"] if "sweep" in frame else list(KEYS)
+    dup = frame[frame.duplicated(keys, keep=False)]
     if not dup.empty:
         r = dup.iloc[0]
         raise UserError(
             f"significance: {len(dup)} results share {r.dataset}/{r.architecture}/{r.source}/{r.strategy}"
-            f"/seed {r.seed}; the section needs one result per cell, so select sweep settings "
-            "(e.g. the learning rate) on validation before it"
+            f"/seed {r.seed}; the section needs one result per cell (sweep points need a `sweep` column)"
         )
 
 
@@ -56,17 +56,34 @@ def _metric_column(frame: pd.DataFrame, split: str, metric: str) -> pd.Series:
     return frame[column].astype(float) if column in frame else pd.Series(math.nan, index=frame.index)
 
 
-def _pick_variants(table: pd.DataFrame) -> pd.DataFrame:
-    """Keep one variant per dataset × backbone × family: the best mean validation score (ties: first by name).
+def _candidates(rows: pd.DataFrame, config: SignificanceConfig) -> pd.DataFrame:
+    """Per row: the group a choice is made in (`pick`), the candidate (strategy and sweep point) and the text
+    that says what was chosen. A `choice` column (rows the report already selected) is taken as it is."""
+    strategy = rows["strategy"].astype(str)
+    sweep = rows["sweep"].fillna("").astype(str) if "sweep" in rows else pd.Series("", index=rows.index)
+    pick = strategy.map(family) if config.variants == "best-on-val" else strategy
+    if "choice" in rows:
+        shown = rows["choice"].fillna("").astype(str)
+    else:
+        named = strategy.where(strategy.str.contains("@", regex=False), "")
+        shown = (named + ", " + sweep).str.strip(", ")
+    return pd.DataFrame({"strategy": pick, "candidate": strategy + "|" + sweep, "choice": shown})
 
-    This is the choice a user can make without touching the test split, so the test comparison stays honest.
+
+def _choose(table: pd.DataFrame) -> pd.DataFrame:
+    """Keep one candidate per dataset × backbone × strategy: the best mean validation score (ties: first by name).
+
+    Variants and sweep points are chosen on validation, never on test, so the test comparison stays honest; it
+    is the choice a user could make without the test split.
     """
-    means = table.groupby(["dataset", "backbone", "family", "variant"], sort=True)["val"].mean()
-    frame = means.reset_index().sort_values(["dataset", "backbone", "family", "variant"], kind="stable")
-    frame["val"] = frame["val"].fillna(-math.inf)
-    best = frame.loc[frame.groupby(["dataset", "backbone", "family"], sort=True)["val"].idxmax()]
-    chosen = set(zip(best["dataset"], best["backbone"], best["variant"]))
-    keep = [k in chosen for k in zip(table["dataset"], table["backbone"], table["variant"])]
+    keys = ["dataset", "backbone", "strategy"]
+    means = table.groupby([*keys, "candidate"], sort=True)["val"].mean().reset_index()
+    means["val"] = means["val"].fillna(-math.inf)
+    best = means.loc[means.groupby(keys, sort=True)["val"].idxmax()]
+    chosen = set(zip(best["dataset"], best["backbone"], best["strategy"], best["candidate"]))
+    keep = [
+        k in chosen for k in zip(table["dataset"], table["backbone"], table["strategy"], table["candidate"])
+    ]
     return table[keep]
 
 
@@ -89,29 +106,21 @@ def scores(frame: pd.DataFrame, metrics: Mapping[str, str], config: Significance
             notes.append(f"{dataset}: no test-split {metric} in any result; left out.")
             continue
         metric_of[dataset] = metric
-        parts.append(
-            pd.DataFrame(
-                {
-                    "dataset": dataset,
-                    "modality": rows["modality"].astype(str),
-                    "backbone": rows["architecture"].astype(str) + " (" + rows["source"].astype(str) + ")",
-                    "variant": rows["strategy"].astype(str),
-                    "seed": rows["seed"].astype(int),
-                    "score": sign * test,
-                    "val": sign * _metric_column(rows, "val", metric),
-                    "sign": sign,
-                }
-            )
+        part = pd.DataFrame(
+            {
+                "dataset": dataset,
+                "modality": rows["modality"].astype(str),
+                "backbone": rows["architecture"].astype(str) + " (" + rows["source"].astype(str) + ")",
+                "seed": rows["seed"].astype(int),
+                "score": sign * test,
+                "val": sign * _metric_column(rows, "val", metric),
+                "sign": sign,
+            }
         )
+        parts.append(part.join(_candidates(rows, config)))
     if not parts:
         return Scores(pd.DataFrame(columns=COLUMNS), metric_of, notes)
-    table = pd.concat(parts, ignore_index=True)
-    table["family"] = table["variant"].map(family)
-    if config.variants == "best-on-val":
-        table = _pick_variants(table)
-        table["strategy"] = table["family"]
-    else:
-        table["strategy"] = table["variant"]
+    table = _choose(pd.concat(parts, ignore_index=True))
     dropped = table["score"].isna()
     if dropped.any():
         notes.append(f"{int(dropped.sum())} results with an undefined (NaN) test metric are left out.")

@@ -83,7 +83,8 @@ def friedman_nemenyi(means: pd.DataFrame, block: list[str], config: Significance
     datasets = wide.index.get_level_values("dataset").nunique()
     if datasets < config.min_datasets:
         outcome.reason = (
-            f"{datasets} datasets with every strategy; a test across datasets needs ≥ {config.min_datasets}"
+            f"{datasets} dataset{'' if datasets == 1 else 's'} with every strategy; "
+            f"a test across datasets needs ≥ {config.min_datasets}"
         )
         return outcome
     if (wide.nunique(axis=1) == 1).all():

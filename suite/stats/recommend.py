@@ -58,9 +58,12 @@ def seed_level(
 ) -> tuple[list[str], str]:
     """Strategies not significantly worse than the best by paired seeds on any block (Holm over all pairs)."""
     strategies = list(ranked.index)
-    rows = _pair_pvalues(table, block, strategies, config)
+    rows = [r for r in _pair_pvalues(table, block, strategies, config) if np.isfinite(r[4])]
     if not rows:
-        return strategies, f"and no dataset has ≥ {config.min_seeds} paired seeds: nothing can be ruled out"
+        return strategies, (
+            f"no strategy pair has ≥ {config.min_seeds} paired seeds with seed-to-seed variation on any dataset:"
+            " nothing can be ruled out"
+        )
     p_adj = adjust(np.array([r[4] for r in rows]), config.adjust)
     best, worse = strategies[0], set()
     for (_, a, b, mean, _), p in zip(rows, p_adj):
@@ -70,9 +73,14 @@ def seed_level(
         if best_gain > 0:
             worse.add(other)
     kept = [s for s in strategies if s not in worse]
-    pairs = f"{len(rows)} strategy pair{'s' if len(rows) > 1 else ''}"
+    pairs = plural(len(rows), "tested strategy pair")
     how = f"paired t-tests over seeds on each dataset, {'Holm over' if config.adjust == 'holm' else 'unadjusted,'} {pairs}"
     return kept, how + ("" if worse else ": nothing significantly worse than the best")
+
+
+def plural(n: int, noun: str) -> str:
+    """`1 dataset`, `3 datasets`."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _evidence(outcome: RankOutcome, config: SignificanceConfig, pooled: bool) -> str:

@@ -68,11 +68,10 @@ def _intro(config: SignificanceConfig, metric_of: dict[str, str], notes: list[st
         f"across datasets with fewer than {config.min_datasets} datasets or 3 strategies; the tables say so in "
         "words instead of printing a p-value.",
     ]
-    if config.variants == "best-on-val":
-        lines.append(
-            "- A strategy with variants (`swft@3`, `ttl@block3`) is represented on each dataset × backbone by the "
-            "variant with the best mean validation score, shown in brackets."
-        )
+    lines.append(
+        "- Where a strategy has variants or sweep points (`swft@3`, `lr=1e-4`), one is chosen per dataset × "
+        "backbone on the validation score, never on test, and shown in brackets."
+    )
     lines += [f"- {n}" for n in notes]
     return [*lines, ""]
 
@@ -157,7 +156,9 @@ def _friedman_row(label: str, outcome: RankOutcome, config: SignificanceConfig) 
     return [label, str(outcome.blocks), str(len(outcome.mean_ranks)), verdict, cd, ranks + dropped]
 
 
-def _across_section(table: pd.DataFrame, config: SignificanceConfig, plots_dir: Path, link: str) -> list[str]:
+def _across_section(
+    table: pd.DataFrame, config: SignificanceConfig, plots_dir: Path, link: str, written: list[Path]
+) -> list[str]:
     means = cell_means(table)
     groups = [(b, means[means["backbone"] == b], ["dataset"]) for b in sorted(means["backbone"].unique())]
     if len(groups) > 1:
@@ -172,7 +173,7 @@ def _across_section(table: pd.DataFrame, config: SignificanceConfig, plots_dir: 
                 f"{label}: Friedman {p_is(outcome.pvalue)}, {outcome.blocks} "
                 f"{'blocks' if len(block) > 1 else 'datasets'}, Nemenyi CD = {outcome.cd:.2f} (α = {config.alpha:g})"
             )
-            cd_diagram(outcome, title, plots_dir / name)
+            written.append(cd_diagram(outcome, title, plots_dir / name))
             images += [f"![Critical-difference diagram, {label}]({link}/{name})", ""]
     header = ["backbone", "blocks", "strategies", "Friedman", "Nemenyi CD", "mean rank (1 = best)"]
     return [
@@ -205,7 +206,7 @@ def _dataset_section(
         label = METRICS[metric_of[dataset]].label
         rows = []
         for r in group.itertuples():
-            name = r.strategy if r.variant == r.strategy else f"{r.strategy} ({r.variant})"
+            name = f"{r.strategy} ({r.choice})" if r.choice else r.strategy
             rows.append(
                 [
                     r.backbone,
@@ -233,12 +234,15 @@ def render_significance(
     metrics: Mapping[str, str],
     *,
     link: str | None = None,
+    written: list[Path] | None = None,
 ) -> str:
     """The section's markdown; CD diagrams go to `plots_dir` and are linked as `<link>/<file>`.
 
     `frame`: one row per finished cell (columns dataset, architecture, source, strategy, seed, modality,
-    test_<metric>, val_<metric>); `metrics`: dataset → the metric it is ranked on (its first primary metric);
-    `link`: the path of `plots_dir` as the markdown file sees it (default: its folder name).
+    test_<metric>, val_<metric>; optional `sweep` (sweep point label) and `choice` (what the report already chose
+    on validation, shown in brackets)); `metrics`: dataset → the metric it is ranked on (its first primary metric);
+    `link`: the path of `plots_dir` as the markdown file sees it (default: its folder name); `written`: the PNG
+    paths written are appended to it (so a caller that prunes stale plots keeps them).
     """
     prepared = scores(frame, metrics, config)
     table = prepared.table
@@ -249,6 +253,7 @@ def render_significance(
     comparisons = compare_to_baseline(table, config)
     lines += _recommendation_section(table, config)
     lines += _effectiveness_section(comparisons, config)
-    lines += _across_section(table, config, Path(plots_dir), link or Path(plots_dir).name)
+    plots = written if written is not None else []
+    lines += _across_section(table, config, Path(plots_dir), link or Path(plots_dir).name, plots)
     lines += _dataset_section(table, comparisons, config, prepared.metric_of)
     return "\n".join(lines).rstrip("\n") + "\n"
