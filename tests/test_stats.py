@@ -272,6 +272,26 @@ def test_unknown_baseline_and_duplicate_cells_are_user_errors(tmp_path):
         render_significance(pd.concat([frame, frame.iloc[:1]]), CONFIG, tmp_path, metrics_of(frame))
 
 
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("only the baseline", "one strategy only: nothing to compare"),
+        ("no baseline", "No `ft` results, so no comparison with it"),
+        ("one seed", "too little evidence: 1 paired seed (a test needs ≥ 3)"),
+        ("no test metric", "No finished results with a test metric: nothing to compare."),
+    ],
+)
+def test_degenerate_result_sets_render_in_words(case, expected, tmp_path):
+    frame = synth_frame(datasets=2, backbones=("resnet50",), seeds=(0, 1, 2))
+    frame = {
+        "only the baseline": frame[frame["strategy"] == "ft"],
+        "no baseline": frame[frame["strategy"] != "ft"],
+        "one seed": frame[frame["seed"] == 0],
+        "no test metric": frame.assign(test_accuracy=np.nan),
+    }[case]
+    assert expected in render_significance(frame, CONFIG, tmp_path, metrics_of(frame))
+
+
 def test_same_results_in_any_order_give_byte_identical_markdown(tmp_path):
     frame = synth_frame(datasets=5, strategies=("ft", "lp", "lp-ft"), effect={"lp-ft": 0.01})
     first = render_significance(frame, CONFIG, tmp_path / "a", metrics_of(frame), link="plots")

@@ -1,5 +1,7 @@
 """Settings of the `significance` report section: the matrix's `report: {significance: {...}}` block.
 
+Imports only pydantic and suite.errors, so the matrix schema can embed it without pulling in pandas or sklearn.
+
 Every default is a decision documented in `suite/stats/__init__.py`; the validators keep the thresholds at or above
 the point where the tests mean anything (a t-test needs two paired seeds, autorank's Friedman needs five datasets).
 """
@@ -12,7 +14,6 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from suite.errors import UserError, did_you_mean
-from suite.metrics import METRICS
 
 
 class SignificanceConfig(BaseModel):
@@ -45,6 +46,8 @@ class SignificanceConfig(BaseModel):
     @field_validator("metric")
     @classmethod
     def _known_metric(cls, value: str | None) -> str | None:
+        from suite.metrics import METRICS  # lazily: it pulls in scikit-learn, and matrix loading must not
+
         if value is not None and value not in METRICS:
             raise ValueError(f"metric: {did_you_mean(value, METRICS)}")
         return value

@@ -77,6 +77,7 @@ def significance_section(
     (`baseline`, `effectiveness_pct`, `metrics[0]`), so both Table 12s count the same experiments."""
     given = config.model_fields_set
     baseline = config.baseline if "baseline" in given else report.baseline
+    explicit = "baseline" in given or "baseline" in report.model_fields_set
     update = {
         "baseline": strategy_label(baseline),
         "threshold_pct": config.threshold_pct if "threshold_pct" in given else report.effectiveness_pct,
@@ -94,4 +95,5 @@ def significance_section(
         metrics,
         link=Path(plots_dir).name,
         written=written,
+        require_baseline=explicit,
     )

@@ -23,6 +23,7 @@ import pandas as pd
 from scipy import stats
 
 from suite.stats.config import SignificanceConfig
+from suite.stats.text import plural
 
 # Differences whose sample SD is below this (relative to 1 + |mean|) count as constant: the t statistic is then
 # ±inf or 0/0 and the p-value says nothing about noise, so the verdict says so in words.
@@ -98,10 +99,9 @@ def _summaries(table: pd.DataFrame, baseline: str) -> pd.DataFrame:
         choice=("choice", "first"),
         sign=("sign", "first"),
         mean=("score", "mean"),
-        seeds=("seed", "nunique"),
     )
     means = means.reset_index()
-    base = means[means["strategy"] == baseline][["dataset", "backbone", "mean", "seeds"]]
+    base = means[means["strategy"] == baseline][["dataset", "backbone", "mean"]]
     out = means[means["strategy"] != baseline].merge(
         base, on=["dataset", "backbone"], suffixes=("", "_base"), how="inner"
     )
@@ -131,9 +131,9 @@ def _tests(pairs: pd.DataFrame, config: SignificanceConfig) -> pd.DataFrame:
 
 def _verdict(row: pd.Series, config: SignificanceConfig) -> str:
     if row["n"] < config.min_seeds:
-        return f"too little evidence: {row['n']} paired seeds (a test needs ≥ {config.min_seeds})"
+        return f"too little evidence: {plural(row['n'], 'paired seed')} (a test needs ≥ {config.min_seeds})"
     if math.isnan(row["p"]):
-        if row["delta"] == 0:
+        if abs(row["delta"]) <= CONSTANT_TOL:
             return "identical on every seed"
         return "same difference on every seed: no seed noise to test against"
     if row["p_adj"] < config.alpha:

@@ -21,6 +21,7 @@ from suite.stats.config import SignificanceConfig
 from suite.stats.paired import adjust, paired_pvalues
 from suite.stats.prepare import cell_means
 from suite.stats.ranks import RankOutcome, friedman_nemenyi
+from suite.stats.text import p_is, plural
 
 POOLED = "all backbones"
 
@@ -78,26 +79,11 @@ def seed_level(
     return kept, how + ("" if worse else ": nothing significantly worse than the best")
 
 
-def plural(n: int, noun: str) -> str:
-    """`1 dataset`, `3 datasets`."""
-    return f"{n} {noun}{'' if n == 1 else 's'}"
-
-
 def _evidence(outcome: RankOutcome, config: SignificanceConfig, pooled: bool) -> str:
     over = f"{outcome.blocks} dataset × backbone blocks" if pooled else f"{outcome.blocks} datasets"
     if outcome.pvalue < config.alpha:
         return f"Friedman {p_is(outcome.pvalue)} over {over}; Nemenyi CD = {outcome.cd:.2f} ranks"
     return f"Friedman {p_is(outcome.pvalue)} over {over}: no difference found, so none is ruled out"
-
-
-def fmt_p(p: float) -> str:
-    """p-values at the precision a reader needs: three decimals, and `< 0.001` below that."""
-    return "< 0.001" if p < 0.001 else f"{p:.3f}"
-
-
-def p_is(p: float) -> str:
-    """`p = 0.012` or `p < 0.001`."""
-    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
 
 
 def recommend_group(

@@ -19,7 +19,8 @@ from suite.stats.config import SignificanceConfig
 from suite.stats.paired import compare_to_baseline, effectiveness
 from suite.stats.prepare import cell_means, check_baseline, scores
 from suite.stats.ranks import RankOutcome, cd_diagram, friedman_nemenyi
-from suite.stats.recommend import POOLED, fmt_p, p_is, recommendations
+from suite.stats.recommend import POOLED, recommendations
+from suite.stats.text import fmt_p, p_is
 
 
 def _table(rows: list[list[str]], header: list[str]) -> str:
@@ -235,6 +236,7 @@ def render_significance(
     *,
     link: str | None = None,
     written: list[Path] | None = None,
+    require_baseline: bool | None = None,
 ) -> str:
     """The section's markdown; CD diagrams go to `plots_dir` and are linked as `<link>/<file>`.
 
@@ -242,18 +244,29 @@ def render_significance(
     test_<metric>, val_<metric>; optional `sweep` (sweep point label) and `choice` (what the report already chose
     on validation, shown in brackets)); `metrics`: dataset → the metric it is ranked on (its first primary metric);
     `link`: the path of `plots_dir` as the markdown file sees it (default: its folder name); `written`: the PNG
-    paths written are appended to it (so a caller that prunes stale plots keeps them).
+    paths written are appended to it (so a caller that prunes stale plots keeps them); `require_baseline`: a
+    missing baseline is a UserError (default: when `baseline` was set explicitly), else the comparisons with it
+    are left out in words and the rankings still run.
     """
     prepared = scores(frame, metrics, config)
     table = prepared.table
-    check_baseline(table, config.baseline)
+    required = "baseline" in config.model_fields_set if require_baseline is None else require_baseline
+    if required:
+        check_baseline(table, config.baseline)
     lines = _intro(config, prepared.metric_of, prepared.notes)
     if table.empty:
         return "\n".join([*lines, "No finished results with a test metric: nothing to compare.", ""])
     comparisons = compare_to_baseline(table, config)
     lines += _recommendation_section(table, config)
-    lines += _effectiveness_section(comparisons, config)
+    if not comparisons.empty:
+        lines += _effectiveness_section(comparisons, config)
     plots = written if written is not None else []
     lines += _across_section(table, config, Path(plots_dir), link or Path(plots_dir).name, plots)
-    lines += _dataset_section(table, comparisons, config, prepared.metric_of)
+    if config.baseline not in set(table["strategy"]):
+        lines += [
+            f"No `{config.baseline}` results, so no comparison with it (set `report.significance.baseline`).",
+            "",
+        ]
+    elif not comparisons.empty:
+        lines += _dataset_section(table, comparisons, config, prepared.metric_of)
     return "\n".join(lines).rstrip("\n") + "\n"
