@@ -1,0 +1,99 @@
+"""From the leaderboard's objects to the significance section: the one call the report makes.
+
+`significance_section(rows, report, config, plots_dir)` takes the rows `suite.report.select.select` chose (variants
+and sweep points picked on validation, labelled as in the tables: `FT`, `TTL-2`, `SWFT step 3`), so the section
+talks about exactly the rows the leaderboard shows. The dataset's modality comes from its datasets.lock entry; the
+ranking metric is the dataset's main metric (or `report.metrics[0]`, or `significance.metric`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from suite.errors import UserError
+from suite.report.naming import strategy_label
+from suite.report.tables.relative import baselines
+from suite.stats.config import SignificanceConfig
+from suite.stats.render import render_significance
+
+UNKNOWN = "unknown"
+
+
+def modalities(datasets: Iterable[str]) -> dict[str, str]:
+    """dataset → modality from datasets.lock; `unknown` for a dataset the current lock does not hold."""
+    try:
+        from suite.data.lock import load_lock
+
+        entries = load_lock()[0].datasets
+    except (UserError, OSError):
+        entries = {}
+    return {d: entries[d].modality if d in entries else UNKNOWN for d in datasets}
+
+
+def with_modality(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with a `modality` column (see `modalities`)."""
+    found = modalities(frame["dataset"].unique()) if not frame.empty else {}
+    return frame.assign(modality=frame["dataset"].map(found).astype(object))
+
+
+def frame_from_rows(rows: list[Any], baseline: str) -> pd.DataFrame:
+    """One line per finished seed of every chosen test-split row, `strategy` = the row's label.
+
+    The baseline row of each dataset × source × architecture (found as the report's relative tables find it) is
+    labelled `strategy_label(baseline)`, so sweeps shown as rows (`FT (lr=1e-4)`) still have one baseline.
+    Rows reported on validation (datasets without a test split) and rows with nothing chosen are left out.
+    """
+    base = {id(r) for r in baselines(rows, baseline).values()}
+    parts = []
+    for row in rows:
+        if row.split != "test" or not row.chosen or row.n_ok == 0:
+            continue
+        label = strategy_label(baseline) if id(row) in base else row.label
+        parts.append(row.ok.assign(strategy=label, choice=row.choice, sweep=""))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def ranking_metrics(frame: pd.DataFrame, override: str | None = None) -> dict[str, str]:
+    """dataset → its main metric: `override`, else the first of the cell's resolved `metrics`."""
+    if frame.empty:
+        return {}
+    first = frame.groupby("dataset", sort=True)["metrics"].first()
+    return {d: override or m[0] for d, m in first.items()}
+
+
+def significance_section(
+    rows: list[Any],
+    report: Any,
+    config: SignificanceConfig,
+    plots_dir: Path,
+    *,
+    written: list[Path] | None = None,
+) -> str:
+    """The markdown of the section for the report's chosen rows; unset settings follow the report's own
+    (`baseline`, `effectiveness_pct`, `metrics[0]`), so both Table 12s count the same experiments."""
+    given = config.model_fields_set
+    baseline = config.baseline if "baseline" in given else report.baseline
+    explicit = "baseline" in given or "baseline" in report.model_fields_set
+    update = {
+        "baseline": strategy_label(baseline),
+        "threshold_pct": config.threshold_pct if "threshold_pct" in given else report.effectiveness_pct,
+        "variants": "separate",  # the report has chosen; its labels are the strategies
+    }
+    frame = frame_from_rows(rows, baseline)
+    if frame.empty:
+        return "## Significance: which strategy should I use?\n\nNo finished test-split results to compare.\n"
+    override = config.metric or (report.metrics[0] if report.metrics else None)
+    metrics = ranking_metrics(frame, override)
+    return render_significance(
+        with_modality(frame),
+        config.model_copy(update=update),
+        plots_dir,
+        metrics,
+        link=Path(plots_dir).name,
+        written=written,
+        require_baseline=explicit,
+    )
