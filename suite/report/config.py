@@ -10,12 +10,17 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-TableName = Literal["davila", "relative", "best", "effectiveness", "efficiency", "per_class", "roc"]
+from suite.stats.config import SignificanceConfig
+
+TableName = Literal[
+    "davila", "relative", "best", "effectiveness", "significance", "efficiency", "per_class", "roc"
+]
 ALL_TABLES: tuple[TableName, ...] = (
     "davila",
     "relative",
     "best",
     "effectiveness",
+    "significance",
     "efficiency",
     "per_class",
     "roc",
@@ -59,6 +64,10 @@ class ReportConfig(_Strict):
     """What `medtl-bench report` writes. The selection rules are in suite/report/select.py."""
 
     tables: list[TableName] = Field(list(ALL_TABLES), description="tables and plots, in this order")
+    significance: SignificanceConfig = Field(
+        SignificanceConfig(),
+        description="paired tests over seeds, Friedman/Nemenyi across datasets (suite/stats)",
+    )
     baseline: str = Field(
         "ft", description="strategy that relative change, best and effectiveness compare to"
     )

@@ -231,6 +231,14 @@ def write_report(
         ]
     if "effectiveness" in builder.config.tables:
         body += ["## Effectiveness (Davila Table 12)", "", *effectiveness_table(by_dataset, builder.config)]
+    if "significance" in builder.config.tables:
+        from suite.stats.inputs import significance_section
+
+        config = builder.config
+        section = significance_section(
+            builder.rows, config, config.significance, paths.root / "plots", written=builder.plots
+        )
+        body += [*section.splitlines(), ""]
     body += builder.tail()
     outcome = ReportOutcome(paths.root / "LEADERBOARD.md")
     if compare_dir is not None:
