@@ -9,13 +9,29 @@ from pathlib import Path
 from tabulate import tabulate
 
 from suite.catalog import SuiteCatalog
+from suite.errors import UserError
 from suite.matrix import LoadedMatrix, load_matrix
 from suite.matrix.select import apply_filters, parse_filters, parse_shard, shard
 from suite.runner.state import RunPaths, status_of
 
 
 def _load(name: str) -> LoadedMatrix:
-    return load_matrix(name, SuiteCatalog())
+    matrix = load_matrix(name, SuiteCatalog())
+    _check_primary_metrics(matrix)
+    return matrix
+
+
+def _check_primary_metrics(matrix: LoadedMatrix) -> None:
+    """Every cell's primary metrics (the lock's, or the matrix's override) must exist for its dataset's task."""
+    from suite.data.lock import lock_entry
+    from suite.metrics import check_task_metrics
+
+    seen = {(c.config["dataset"]["name"], tuple(c.config["dataset"]["metrics"])) for c in matrix.cells}
+    for dataset, metrics in sorted(seen):
+        try:
+            check_task_metrics(lock_entry(dataset).task, list(metrics), dataset)
+        except UserError as exc:
+            raise UserError(exc.message, where=str(matrix.path)) from None
 
 
 def _print_cells(matrix: LoadedMatrix, cells, paths: RunPaths) -> None:
