@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import math
 import mmap
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -110,8 +112,16 @@ def test_summary_is_median_and_iqr_in_ms():
 def test_latency_is_eval_no_grad_on_a_copy_with_threads_recorded():
     model = Probe().train()
     threads = torch.get_num_threads()
-    record, notes = measure_latency(
-        model, 8, torch.device("cpu"), batch_sizes=(1, 4), warmup=2, iterations=5, threads=1
+    record, notes = measure_latency(  # AMP and channels_last are GPU options: recorded as not applied on CPU
+        model,
+        8,
+        torch.device("cpu"),
+        batch_sizes=(1, 4),
+        warmup=2,
+        iterations=5,
+        threads=1,
+        amp=True,
+        channels_last=True,
     )
     assert model.training and model.seen == []  # the caller's model is neither switched nor called
     assert set(record) >= {"device", "dtype", "threads", "channels_last", "batch_1", "batch_4"}
@@ -141,6 +151,23 @@ def test_latency_budget_stops_slow_timing_early_and_says_so():
     )
     assert 3 <= record["batch_1"]["n"] < 30
     assert notes and "of 30 timed calls (max_seconds 0.1 reached)" in notes[0]
+
+
+@pytest.mark.gpu
+def test_gpu_latency_options_and_memory_are_recorded():
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    cuda = torch.device("cuda")
+    model = timm.create_model("resnet10t", num_classes=2)
+    record, _ = measure_latency(
+        model, 32, cuda, batch_sizes=(1, 4), warmup=2, iterations=3, amp=True, channels_last=True
+    )
+    assert record["dtype"] == "bfloat16" and record["channels_last"] is True
+    assert record["device"].startswith("cuda (") and record["batch_4"]["n"] == 3
+    reset_peak_memory(cuda)
+    block = torch.ones(2**26, device=cuda)  # 256 MiB
+    memory = peak_memory(cuda, "test")
+    assert memory["kind"] == "cuda_max_allocated" and memory["peak_bytes"] >= block.numel() * 4
 
 
 # --- memory -------------------------------------------------------------------------------------------------
@@ -303,3 +330,33 @@ def test_bench_targets_collapse_strategies_that_do_not_reshape(tmp_path):
     )
     targets = latency_targets(_load(str(path)).cells)
     assert [t.id for t in targets] == ["timm:resnet10t-32px-2cls"]
+
+
+@pytest.mark.slow
+def test_bench_latency_suite_writes_the_latency_file(tmp_path):
+    """`make bench-latency` end to end on a one-network matrix (a pytest-benchmark run in a subprocess)."""
+    from suite.profiling.benchfile import latency_rows
+
+    repo = Path(__file__).resolve().parents[1]
+    (tmp_path / "lat.yaml").write_text(CELL.replace("name: prof", "name: lat"))
+    options = ["--latency-warmup", "1", "--latency-iterations", "3", "--latency-batch-sizes", "1,2"]
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "benchmarks/latency"]
+    cmd += ["--matrix", str(tmp_path / "lat.yaml"), "--results", str(tmp_path / "results"), *options]
+    subprocess.run(cmd, check=True, cwd=repo, capture_output=True)
+    rows = latency_rows(tmp_path / "results" / "lat" / "latency.json")
+    assert [(r["architecture"], r["batch_size"], r["n"]) for r in rows] == [
+        ("timm:resnet10t", 1, 3),
+        ("timm:resnet10t", 2, 3),
+    ]
+    assert all(r["median_ms"] > 0 and r["device"].startswith("cpu (") for r in rows)
+
+
+def test_latency_rows_refuse_an_unknown_format(tmp_path):
+    from suite.profiling.benchfile import latency_rows
+
+    path = tmp_path / "latency.json"
+    path.write_text(json.dumps({"benchmarks": [{"extra_info": {"median_ms": 1.0}}], "medtl": {"format": 1}}))
+    assert latency_rows(path) == [{"median_ms": 1.0}]
+    path.write_text(json.dumps({"benchmarks": []}))
+    with pytest.raises(ValueError, match="latency file format None, expected 1"):
+        latency_rows(path)

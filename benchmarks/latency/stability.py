@@ -1,7 +1,7 @@
 """How repeatable is a latency figure? Run `medtl-bench profile` REPEATS times in fresh processes and print the
 coefficient of variation (sample std / mean) of the batch-1 median latency, with the load average around it.
 
-    python benchmarks/latency/stability.py resnet18 --image-size 224 --repeats 5 [--threads 1] [-- extra profile args]
+    python benchmarks/latency/stability.py resnet18 --image-size 224 --repeats 5 [--threads 1] [other profile options]
 """
 
 from __future__ import annotations
@@ -17,8 +17,10 @@ import sys
 def run_once(arch: str, image_size: int, extra: list[str]) -> dict:
     cmd = [sys.executable, "-m", "suite", "profile", arch, "--image-size", str(image_size)]
     cmd += ["--json", "--batch-sizes", "1", "--no-train", *extra]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    return json.loads(out)
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{done.stderr.strip()}")
+    return json.loads(done.stdout)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,9 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--image-size", type=int, default=224)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--threads", type=int, help="torch threads for every run (default: torch's)")
-    p.add_argument("extra", nargs=argparse.REMAINDER, help="more `medtl-bench profile` options after --")
-    args = p.parse_args(argv)
-    extra = [a for a in args.extra if a != "--"] + (["--threads", str(args.threads)] if args.threads else [])
+    args, extra = p.parse_known_args(argv)  # anything else goes to `medtl-bench profile` as is
+    extra += ["--threads", str(args.threads)] if args.threads else []
     load_before = os.getloadavg()
     medians, last = [], {}
     for i in range(args.repeats):

@@ -183,8 +183,11 @@ def measure_training(
     Used by `medtl-bench profile`, which does not train; cells measure throughput in the real loop instead
     (suite/train.py, steady-state epochs). It runs on a deep copy, so the caller's weights never change.
     """
+    from suite.train import freeze_frozen_batchnorm
+
     amp, channels_last = amp and device.type == "cuda", channels_last and device.type == "cuda"
     net = copy.deepcopy(model).to(device).train()
+    freeze_frozen_batchnorm(net)  # as the loop does: fully frozen BatchNorm layers stay in eval mode
     if channels_last:
         net = net.to(memory_format=torch.channels_last)
     trainable = [p for p in net.parameters() if p.requires_grad]
