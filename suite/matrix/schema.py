@@ -55,7 +55,7 @@ class Profile(Strict):
     batch_sizes: list[int] = Field([1, 32], min_length=1)
     warmup: int = Field(10, ge=0)
     iterations: int = Field(30, ge=3)
-    max_seconds: float | None = Field(60.0, gt=0, description="time budget per batch size; null: none")
+    max_seconds: float | None = Field(30.0, gt=0, description="time budget per batch size; null: none")
 
     @field_validator("batch_sizes")
     @classmethod
