@@ -170,6 +170,29 @@ def test_gpu_latency_options_and_memory_are_recorded():
     assert memory["kind"] == "cuda_max_allocated" and memory["peak_bytes"] >= block.numel() * 4
 
 
+class Broken(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 2, 3)
+
+    def forward(self, x):
+        raise RuntimeError("CUDA out of memory (simulated)")
+
+
+def test_profiling_failures_are_recorded_never_fatal():
+    """A trained cell must not be lost to a counter or a timing run that fails."""
+    from suite.matrix.schema import TrainConfig
+    from suite.profiling import profile_cell
+
+    cfg = TrainConfig(image_size=8, profile={"warmup": 0, "iterations": 3, "batch_sizes": [1]})
+    fields, notes = profile_cell(Broken(), cfg, torch.device("cpu"))
+    assert fields["macs"]["fvcore"] is None and fields["macs"]["thop"] is None
+    assert "out of memory (simulated)" in fields["macs"]["errors"]["thop"]
+    assert "out of memory (simulated)" in fields["latency"]["error"]
+    assert any(n.startswith("latency not measured") for n in notes)
+    assert any(n.startswith("MACs: fvcore failed") for n in notes)
+
+
 # --- memory -------------------------------------------------------------------------------------------------
 
 

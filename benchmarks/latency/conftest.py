@@ -58,12 +58,15 @@ def pytest_generate_tests(metafunc):
 
 def pytest_benchmark_update_json(config, benchmarks, output_json):
     from suite.environment import worker_environment
+    from suite.matrix.schema import TrainConfig
     from suite.profiling.benchfile import FORMAT
+    from suite.train import pick_device
 
     matrix = _matrix(config)
+    device = pick_device(TrainConfig(device=config.getoption("latency_device")))
     output_json["medtl"] = {
         "format": FORMAT,
         "matrix": matrix.name,
         "matrix_path": str(matrix.path),
-        "environment": worker_environment(config.getoption("latency_device")),
+        "environment": worker_environment(device.type),
     }

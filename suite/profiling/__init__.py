@@ -52,17 +52,22 @@ def profile_cell(
         fields["macs"] = count_macs(model, cfg.image_size)
         notes += mac_warnings(fields["macs"])
     if p.latency:
-        fields["latency"], timing_notes = measure_latency(
-            model,
-            cfg.image_size,
-            device,
-            batch_sizes=p.batch_sizes,
-            warmup=p.warmup,
-            iterations=p.iterations,
-            max_seconds=p.max_seconds,
-            amp=cfg.amp,
-            channels_last=cfg.channels_last,
-            threads=cfg.threads,
-        )
-        notes += timing_notes
+        try:
+            fields["latency"], timing_notes = measure_latency(
+                model,
+                cfg.image_size,
+                device,
+                batch_sizes=p.batch_sizes,
+                warmup=p.warmup,
+                iterations=p.iterations,
+                max_seconds=p.max_seconds,
+                amp=cfg.amp,
+                channels_last=cfg.channels_last,
+                threads=cfg.threads,
+            )
+            notes += timing_notes
+        except RuntimeError as exc:  # e.g. out of memory at the large batch: keep the trained cell's result
+            error = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            fields["latency"] = {"device": device_name(device), "error": error}
+            notes.append(f"latency not measured: {error}")
     return fields, notes

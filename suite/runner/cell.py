@@ -114,11 +114,13 @@ def run_cell(spec: CellSpec) -> CellResult:
         warnings.append(
             f"the monitor {cfg.monitor!r} never improved (NaN?); the last epoch's weights were used"
         )
+    save_checkpoint(model.cpu(), Path(spec.checkpoint_path), data.num_outputs)
     t_profile = time.perf_counter()
-    profile, profile_warnings = profile_cell(model, cfg, device)
+    profile, profile_warnings = profile_cell(
+        model, cfg, device
+    )  # MACs counted on the CPU, latency on `device`
     warnings += profile_warnings
     profile_s = time.perf_counter() - t_profile
-    save_checkpoint(model.cpu(), Path(spec.checkpoint_path), data.num_outputs)
 
     result = CellResult(
         cell_id=spec.cell_id,
