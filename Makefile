@@ -2,6 +2,9 @@
 #   make bench [MATRIX=smoke] [ONLY="key=value ..."] [EXECUTOR=local]   run a matrix, then write its leaderboard
 #   make test                                                              the CPU test suite
 #   make report MATRIX=... [COMPARE=old/results/dir]                       rebuild a leaderboard (+ regression check)
+#   make bench-latency MATRIX=...                                          time every network of a matrix (pytest-benchmark)
+#                                                                          → results/<matrix>/latency.json
+#   make latency-cv [ARCH=resnet18 SIZE=224 REPEATS=5]                      repeat `profile`, print the CV of batch-1 latency
 #   make lint | make clean
 
 SHELL := /bin/bash
@@ -17,7 +20,7 @@ RESULTS ?= results
 export MEDTL_CACHE ?= $(CURDIR)/.cache
 export PYTHONHASHSEED ?= 0
 
-.PHONY: bench report test test-slow lint format clean setup
+.PHONY: bench report test test-slow lint format clean setup bench-latency latency-cv
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +35,15 @@ bench: $(STAMP)
 
 report: $(STAMP)
 	$(BIN)/medtl-bench report $(MATRIX) --results $(RESULTS) $(if $(COMPARE),--compare $(COMPARE))
+
+bench-latency: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider benchmarks/latency --matrix $(MATRIX) --results $(RESULTS)
+
+ARCH ?= resnet18
+SIZE ?= 224
+REPEATS ?= 5
+latency-cv: $(STAMP)
+	$(BIN)/python benchmarks/latency/stability.py $(ARCH) --image-size $(SIZE) --repeats $(REPEATS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -1,4 +1,4 @@
-"""The command line: `medtl-bench run | report | list | data | weights`. Parsing and calling only."""
+"""The command line: `medtl-bench run | report | list | data | weights | profile`. Parsing and calling only."""
 
 from __future__ import annotations
 
@@ -73,7 +73,53 @@ def _parser() -> argparse.ArgumentParser:
     wsub.add_parser("fetch", help="download a matrix's weights into the local cache (online)").add_argument(
         "matrix"
     )
+    _profile_parser(sub)
     return p
+
+
+def _batch_sizes(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(b) for b in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"batch sizes are integers separated by commas, not {text!r}"
+        ) from None
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"batch sizes must be ≥ 1, not {text!r}")
+    return sizes
+
+
+def _profile_parser(sub) -> None:
+    prof = sub.add_parser(
+        "profile", help="params, MACs (fvcore and thop), latency, peak memory and throughput of one model"
+    )
+    prof.add_argument(
+        "architecture", help="a suite architecture (medtl-bench list architectures) or timm:<model>"
+    )
+    prof.add_argument(
+        "--strategy", default="ft", help="prepare the model as this strategy does, e.g. ttl@block3"
+    )
+    prof.add_argument("--image-size", type=int, help="input side in pixels (default: the architecture's)")
+    prof.add_argument("--num-classes", type=int, default=1000, help="head size (default: 1000)")
+    prof.add_argument("--pretrained", action="store_true", help="load the ImageNet weights (default: random)")
+    prof.add_argument("--json", action="store_true", help="print the result fields as JSON")
+    prof.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    prof.add_argument(
+        "--batch-sizes", type=_batch_sizes, default=(1, 32), help="latency batches (default: 1,32)"
+    )
+    prof.add_argument("--warmup", type=int, default=10, help="untimed calls per batch size (default: 10)")
+    prof.add_argument("--iterations", type=int, default=30, help="timed calls per batch size (default: 30)")
+    prof.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
+    prof.add_argument("--amp", action="store_true", help="bf16 autocast (GPU only)")
+    prof.add_argument("--channels-last", action="store_true", help="channels_last memory format (GPU only)")
+    prof.add_argument("--no-latency", dest="latency", action="store_false", help="skip latency")
+    prof.add_argument("--no-train", dest="train", action="store_false", help="skip memory and throughput")
+    prof.add_argument(
+        "--train-batch-size", type=int, default=32, help="synthetic training batch (default: 32)"
+    )
+    prof.add_argument(
+        "--train-steps", type=int, default=3, help="timed synthetic training steps (default: 3)"
+    )
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -94,6 +140,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         from suite.data import commands
 
         print(getattr(commands, args.action)(args.name))
+        return 0
+    if args.command == "profile":
+        from suite.commands import profile_command
+
+        print(profile_command(args))
         return 0
     if args.command == "weights":
         from suite.commands import fetch_weights

@@ -9,13 +9,29 @@ from pathlib import Path
 from tabulate import tabulate
 
 from suite.catalog import SuiteCatalog
+from suite.errors import UserError
 from suite.matrix import LoadedMatrix, load_matrix
 from suite.matrix.select import apply_filters, parse_filters, parse_shard, shard
 from suite.runner.state import RunPaths, status_of
 
 
 def _load(name: str) -> LoadedMatrix:
-    return load_matrix(name, SuiteCatalog())
+    matrix = load_matrix(name, SuiteCatalog())
+    _check_primary_metrics(matrix)
+    return matrix
+
+
+def _check_primary_metrics(matrix: LoadedMatrix) -> None:
+    """Every cell's primary metrics (the lock's, or the matrix's override) must exist for its dataset's task."""
+    from suite.data.lock import lock_entry
+    from suite.metrics import check_task_metrics
+
+    seen = {(c.config["dataset"]["name"], tuple(c.config["dataset"]["metrics"])) for c in matrix.cells}
+    for dataset, metrics in sorted(seen):
+        try:
+            check_task_metrics(lock_entry(dataset).task, list(metrics), dataset)
+        except UserError as exc:
+            raise UserError(exc.message, where=str(matrix.path)) from None
 
 
 def _print_cells(matrix: LoadedMatrix, cells, paths: RunPaths) -> None:
@@ -176,3 +192,56 @@ def fetch_weights(matrix_name: str) -> str:
         spec = resolve_architecture(name, weights=weights)
         lines.append(f"{spec.pretrained_id}: {fetch(spec)}")
     return "\n".join(lines) or "no pretrained weights needed"
+
+
+def profile_command(args: argparse.Namespace) -> str:
+    """`medtl-bench profile ARCH`: one model's cost, as JSON or as a small table."""
+    import json
+
+    from suite.profiling.standalone import ProfileRequest, profile_architecture
+
+    if args.iterations < 3 or args.warmup < 0 or min(args.train_batch_size, args.train_steps) < 1:
+        raise UserError(
+            "profile: --iterations must be ≥ 3, --warmup ≥ 0, --train-batch-size and --train-steps ≥ 1"
+        )
+    fields = {f: getattr(args, f) for f in ProfileRequest.__dataclass_fields__ if f != "architecture"}
+    profile = profile_architecture(ProfileRequest(args.architecture, **fields))
+    return json.dumps(profile, indent=1) if args.json else format_profile(profile)
+
+
+def format_profile(p: dict) -> str:
+    """The profile as a two-column table; MACs always name their counter."""
+    rows = [
+        [
+            "model",
+            f"{p['architecture']} (timm {p['timm']}), strategy {p['strategy']}, {p['num_classes']} classes",
+        ],
+        ["params", f"{p['params']['total']:,} total, {p['params']['trainable']:,} trainable"],
+    ]
+    macs = p["macs"]
+    counted = ", ".join(f"{c} {macs[c]:.3f} G" for c in ("fvcore", "thop") if macs.get(c) is not None)
+    rows.append([f"MACs (1×3×{macs['image_size']}²)", counted or "–"])
+    if macs["unsupported_ops"]:
+        rows.append(["fvcore skipped", ", ".join(f"{op} ×{n}" for op, n in macs["unsupported_ops"].items())])
+    if "latency" in p:
+        lat = p["latency"]
+        for key, value in lat.items():
+            if key.startswith("batch_"):
+                rows.append(
+                    [
+                        f"latency {key.replace('_', ' ')}",
+                        f"{value['median_ms']:.2f} ms median, IQR {value['iqr_ms']:.2f} ms, n={value['n']}",
+                    ]
+                )
+        rows.append(
+            [
+                "measured on",
+                f"{lat['device']}, {lat['dtype']}, {lat['threads']} threads, channels_last {lat['channels_last']}",
+            ]
+        )
+    if "memory" in p:
+        mem = p["memory"]
+        rows.append(["peak memory", f"{mem['peak_bytes'] / 2**20:,.0f} MiB ({mem['kind']}, {mem['scope']})"])
+        rows.append(["training", f"{p['throughput']['train_img_s']:.1f} img/s"])
+    rows += [["warning", w] for w in p.get("warnings", [])]
+    return tabulate(rows, tablefmt="plain")

@@ -1,28 +1,41 @@
 """Classification metrics for binary, multi-class and multilabel tasks, computed with scikit-learn.
 
-Conventions (REFERENCE.md): binary AUROC uses the positive-class score; multi-class AUROC is the macro mean of
-one-vs-rest AUROCs; multilabel AUROC and mAP are macro means over labels. Macro accuracy is Davila's mean over
-classes of (TP + TN) / N. A metric that is undefined on a split (one class only, no predicted positives, a single
-sample) is NaN and a warning says why; it is never 0 or 0.5, and it never raises. NaN scores do raise.
+Conventions (REFERENCE.md):
+- binary AUROC and AUPRC use the positive-class score (`scores[:, 1]`); multi-class AUROC and AUPRC are macro means
+  of one-vs-rest curves (= `roc_auc_score(multi_class="ovr", average="macro")`); multilabel AUROC and mAP are macro
+  means over labels (= `average_precision_score(average="macro")`), as `medmnist.Evaluator` does;
+- macro accuracy is Davila's mean over classes of (TP + TN) / N; plain accuracy is reported too (multilabel: the
+  mean of the per-label accuracies at the threshold; `subset_accuracy` is the exact-match rate);
+- balanced accuracy is sklearn's: the mean recall over the classes present in y_true (per label for multilabel);
+- Cohen's kappa is unweighted and quadratic-weighted (for graded tasks such as DR), both over the full label set
+  0..K-1, so quadratic weights measure the real distance between grades even when a grade is missing.
+
+Undefined is NaN, never 0 or 0.5, and never an exception: a per-class value that divides by zero (precision of a
+class never predicted, recall or AUROC of a class absent from y_true, anything about a label column with one class)
+is NaN and a warning says why. A macro mean over K classes is NaN when any class is NaN; this differs on purpose
+from sklearn's `zero_division=np.nan`, which silently averages the defined classes only. NaN or inf scores are a
+diverged model and raise `ValueError`.
 """
 
 from __future__ import annotations
 
 import warnings as pywarnings
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
 from sklearn import metrics as skm
 
 TaskType = Literal["binary", "multiclass", "multilabel"]
+TASKS: tuple[TaskType, ...] = ("binary", "multiclass", "multilabel")
 
 
 @dataclass(frozen=True)
 class MetricInfo:
     label: str
     higher_is_better: bool = True
-    tasks: tuple[str, ...] = ("binary", "multiclass", "multilabel")
+    tasks: tuple[str, ...] = TASKS
 
 
 METRICS: dict[str, MetricInfo] = {
@@ -50,15 +63,42 @@ class MetricReport:
     warnings: list[str] = field(default_factory=list)
 
 
-def _check(task: TaskType, y_true: np.ndarray, scores: np.ndarray, n_classes: int) -> None:
+def metrics_for_task(task: str) -> list[str]:
+    """The metric names `compute_metrics` reports for `task` (plus `loss`, which the loop adds)."""
+    return [name for name, info in METRICS.items() if task in info.tasks]
+
+
+def check_task_metrics(task: str, names: list[str], dataset: str) -> None:
+    """A dataset's primary metrics must exist for its task type (e.g. no `map` on a binary task)."""
+    from suite.errors import UserError, did_you_mean
+
+    for name in names:
+        if name not in METRICS:
+            raise UserError(f"dataset {dataset!r}: metric {did_you_mean(name, METRICS)}")
+        if task not in METRICS[name].tasks:
+            raise UserError(
+                f"dataset {dataset!r} is {task}: metric {name!r} applies to {'/'.join(METRICS[name].tasks)}"
+                f" tasks only; valid for {task}: {', '.join(metrics_for_task(task))}"
+            )
+
+
+def _check(task: str, y_true: np.ndarray, scores: np.ndarray, n_classes: int) -> None:
+    if task not in TASKS:
+        raise ValueError(f"unknown task type {task!r}; valid: {', '.join(TASKS)}")
     if scores.ndim != 2 or scores.shape[0] != y_true.shape[0] or scores.shape[1] != n_classes:
         raise ValueError(f"scores must be N×{n_classes} for {len(y_true)} samples, got {scores.shape}")
+    if len(y_true) == 0:
+        raise ValueError("cannot compute metrics on an empty split")
     if not np.isfinite(scores).all():
         raise ValueError(
-            f"scores contain {np.count_nonzero(~np.isfinite(scores))} NaN/inf values (diverged model?)"
+            f"scores contain {np.count_nonzero(~np.isfinite(scores))} NaN/inf values (diverged model?);"
+            " metrics are not computed on them"
         )
-    if task == "multilabel" and y_true.shape != scores.shape:
-        raise ValueError(f"multilabel targets must be N×{n_classes}, got {y_true.shape}")
+    if task == "multilabel":
+        if y_true.shape != scores.shape or not np.isin(y_true, (0, 1)).all():
+            raise ValueError(f"multilabel targets must be an N×{n_classes} array of 0/1, got {y_true.shape}")
+    elif y_true.ndim != 1 or not np.isin(y_true, np.arange(n_classes)).all():
+        raise ValueError(f"{task} targets must be N class indices in 0..{n_classes - 1}")
 
 
 def _quiet(fn, *args, **kwargs) -> float:
@@ -73,7 +113,7 @@ def _quiet(fn, *args, **kwargs) -> float:
 
 
 def _binary_curves(y: np.ndarray, s: np.ndarray) -> tuple[float, float]:
-    """AUROC and AP of one binary column; NaN when y holds a single class."""
+    """AUROC and AP of one binary column; NaN when y holds a single class (no ranking to measure)."""
     if y.min() == y.max():
         return float("nan"), float("nan")
     return _quiet(skm.roc_auc_score, y, s), _quiet(skm.average_precision_score, y, s)
@@ -81,72 +121,76 @@ def _binary_curves(y: np.ndarray, s: np.ndarray) -> tuple[float, float]:
 
 def _one_vs_rest(
     y_onehot: np.ndarray, scores: np.ndarray, names: list[str], note: list[str]
-) -> dict[str, list]:
+) -> dict[str, list[float]]:
     aurocs, aps = [], []
     for k, name in enumerate(names):
         auroc, ap = _binary_curves(y_onehot[:, k], scores[:, k])
         if np.isnan(auroc):
-            note.append(
-                f"AUROC/AP for {name!r} undefined: the split has {'no' if y_onehot[:, k].max() == 0 else 'only'}"
-                " positive samples"
-            )
+            kind = "no" if y_onehot[:, k].max() == 0 else "only"
+            note.append(f"AUROC/AP for {name!r} undefined: the split has {kind} positive samples")
         aurocs.append(auroc)
         aps.append(ap)
     return {"auroc": aurocs, "auprc": aps}
 
 
-def _macro(values: list[float], metric: str, note: list[str]) -> float:
-    if any(np.isnan(values)):
+def _macro(values, metric: str, note: list[str]) -> float:
+    """Mean over classes; NaN (with a warning) when any class is undefined."""
+    values = np.asarray(values, dtype=float)
+    if np.isnan(values).any():
         note.append(f"macro {metric} is NaN because it is undefined for at least one class")
         return float("nan")
-    return float(np.mean(values))
+    return float(values.mean())
 
 
-def _single_label(task: TaskType, y: np.ndarray, scores: np.ndarray, names: list[str]) -> MetricReport:
-    note: list[str] = []
-    k = len(names)
-    pred = scores.argmax(axis=1)
-    labels = np.arange(k)
-    conf = skm.confusion_matrix(y, pred, labels=labels)
-    n = len(y)
-    tp = np.diag(conf)
-    fp, fn = conf.sum(0) - tp, conf.sum(1) - tp
-    tn = n - tp - fp - fn
+def _prf(y: np.ndarray, pred: np.ndarray, names: list[str], note: list[str], labels=None) -> tuple:
+    """Per-class precision, recall, F1 and support; NaN where sklearn would divide by zero."""
     with pywarnings.catch_warnings():
         pywarnings.simplefilter("ignore")
         p, r, f1, support = skm.precision_recall_fscore_support(y, pred, labels=labels, zero_division=np.nan)
     for metric, values in (("precision", p), ("recall", r), ("F1", f1)):
         for name, v in zip(names, values):
             if np.isnan(v):
-                note.append(
-                    f"{metric} for {name!r} undefined (no {'predicted' if metric == 'precision' else 'true'}"
-                    " samples)"
-                )
-    onehot = np.eye(k, dtype=int)[y]
-    if task == "binary":
-        auroc, auprc = _binary_curves(y, scores[:, 1])
-        if np.isnan(auroc):
-            note.append("AUROC/AUPRC undefined: the split holds a single class")
-        curves = _one_vs_rest(onehot, scores, names, [])
-    else:
-        curves = _one_vs_rest(onehot, scores, names, note)
-        auroc, auprc = _macro(curves["auroc"], "AUROC", note), _macro(curves["auprc"], "AUPRC", note)
-    kappa = _quiet(skm.cohen_kappa_score, y, pred)
-    kappa_q = _quiet(skm.cohen_kappa_score, y, pred, weights="quadratic")
+                missing = {"precision": "predicted", "recall": "true", "F1": "true or predicted"}[metric]
+                note.append(f"{metric} for {name!r} undefined (no {missing} samples)")
+    return p, r, f1, support
+
+
+def _kappas(y: np.ndarray, pred: np.ndarray, k: int, note: list[str]) -> tuple[float, float]:
+    labels = np.arange(k)
+    kappa = _quiet(skm.cohen_kappa_score, y, pred, labels=labels)
+    kappa_q = _quiet(skm.cohen_kappa_score, y, pred, labels=labels, weights="quadratic")
     if np.isnan(kappa):
         note.append(
             "Cohen's kappa undefined (expected agreement is 1: a single class in truth and prediction)"
         )
-    bacc = float(np.mean(r[support > 0])) if (support > 0).any() else float("nan")
+    return kappa, kappa_q
+
+
+def _single_label(task: str, y: np.ndarray, scores: np.ndarray, names: list[str]) -> MetricReport:
+    note: list[str] = []
+    k, n = len(names), len(y)
+    pred = scores.argmax(axis=1)
+    conf = skm.confusion_matrix(y, pred, labels=np.arange(k))
+    tp = np.diag(conf)
+    tn = n - conf.sum(0) - conf.sum(1) + tp
+    p, r, f1, support = _prf(y, pred, names, note, labels=np.arange(k))
+    curves = _one_vs_rest(np.eye(k, dtype=int)[y], scores, names, note if task == "multiclass" else [])
+    if task == "binary":
+        auroc, auprc = _binary_curves(y, scores[:, 1])
+        if np.isnan(auroc):
+            note.append("AUROC/AUPRC undefined: the split holds a single class")
+    else:
+        auroc, auprc = _macro(curves["auroc"], "AUROC", note), _macro(curves["auprc"], "AUPRC", note)
     if (support == 0).any():
         note.append("balanced accuracy averages only the classes present in the split")
+    kappa, kappa_q = _kappas(y, pred, k, note)
     scalars = {
         "accuracy": float((pred == y).mean()),
         "macro_accuracy": float(np.mean((tp + tn) / n)),
-        "balanced_accuracy": bacc,
-        "precision_macro": _macro(list(p), "precision", note),
-        "recall_macro": _macro(list(r), "recall", note),
-        "f1_macro": _macro(list(f1), "F1", note),
+        "balanced_accuracy": float(np.mean(r[support > 0])),
+        "precision_macro": _macro(p, "precision", note),
+        "recall_macro": _macro(r, "recall", note),
+        "f1_macro": _macro(f1, "F1", note),
         "auroc": auroc,
         "auprc": auprc,
         "kappa": kappa,
@@ -168,28 +212,23 @@ def _single_label(task: TaskType, y: np.ndarray, scores: np.ndarray, names: list
 
 def _multilabel(y: np.ndarray, scores: np.ndarray, names: list[str], threshold: float) -> MetricReport:
     note: list[str] = []
-    pred = (scores >= threshold).astype(int)
     y = y.astype(int)
-    with pywarnings.catch_warnings():
-        pywarnings.simplefilter("ignore")
-        p, r, f1, support = skm.precision_recall_fscore_support(y, pred, zero_division=np.nan)
+    pred = (scores >= threshold).astype(int)
+    p, r, f1, support = _prf(y, pred, names, note)
     curves = _one_vs_rest(y, scores, names, note)
     label_acc = (pred == y).mean(axis=0)
-    bal = [
-        _quiet(skm.balanced_accuracy_score, y[:, k], pred[:, k])
-        if y[:, k].min() != y[:, k].max()
-        else float("nan")
-        for k in range(len(names))
-    ]
+    balanced = [_quiet(skm.balanced_accuracy_score, y[:, i], pred[:, i]) for i in range(len(names))]
+    if (y.min(axis=0) == y.max(axis=0)).any():
+        note.append("balanced accuracy of a label with one class in the split averages that class only")
     auprc = _macro(curves["auprc"], "AP", note)
     scalars = {
         "accuracy": float(label_acc.mean()),
         "macro_accuracy": float(label_acc.mean()),
         "subset_accuracy": float((pred == y).all(axis=1).mean()),
-        "balanced_accuracy": _macro(bal, "balanced accuracy", note),
-        "precision_macro": _macro(list(p), "precision", note),
-        "recall_macro": _macro(list(r), "recall", note),
-        "f1_macro": _macro(list(f1), "F1", note),
+        "balanced_accuracy": float(np.mean(balanced)),
+        "precision_macro": _macro(p, "precision", note),
+        "recall_macro": _macro(r, "recall", note),
+        "f1_macro": _macro(f1, "F1", note),
         "auroc": _macro(curves["auroc"], "AUROC", note),
         "auprc": auprc,
         "map": auprc,
@@ -203,6 +242,7 @@ def _multilabel(y: np.ndarray, scores: np.ndarray, names: list[str], threshold: 
             "auroc": curves["auroc"][i],
             "auprc": curves["auprc"][i],
             "accuracy": float(label_acc[i]),
+            "balanced_accuracy": balanced[i],
         }
         for i, name in enumerate(names)
     }
@@ -213,12 +253,26 @@ def _multilabel(y: np.ndarray, scores: np.ndarray, names: list[str], threshold: 
 def compute_metrics(
     task: TaskType, y_true: np.ndarray, scores: np.ndarray, class_names: list[str], threshold: float = 0.5
 ) -> MetricReport:
-    """All metrics for one split. `scores` are probabilities: softmax for single-label, sigmoid for multilabel."""
+    """All metrics for one split. `scores` are probabilities: softmax for single-label, sigmoid for multilabel.
+
+    Single-label predictions are the argmax; multilabel predictions are `scores >= threshold` per label.
+    """
     y_true = np.asarray(y_true)
     scores = np.asarray(scores, dtype=np.float64)
     _check(task, y_true, scores, len(class_names))
-    if len(y_true) == 0:
-        raise ValueError("cannot compute metrics on an empty split")
     if task == "multilabel":
         return _multilabel(y_true, scores, class_names, threshold)
     return _single_label(task, y_true.astype(int), scores, class_names)
+
+
+def metrics_from_predictions(path: Path, task: TaskType | None = None) -> MetricReport:
+    """Recompute a cell's test metrics from its `<slug>.npz` (scores, targets, classes and task), no retraining.
+
+    Files that do not store the task infer it: 2-D targets are multilabel, two classes binary, else multi-class.
+    """
+    with np.load(path, allow_pickle=False) as saved:
+        scores, targets, classes = saved["scores"], saved["targets"], [str(c) for c in saved["classes"]]
+        stored = str(saved["task"]) if "task" in saved.files else None
+    inferred = "multilabel" if targets.ndim == 2 else "binary" if len(classes) == 2 else "multiclass"
+    task = task or stored or inferred
+    return compute_metrics(task, targets, scores, classes)

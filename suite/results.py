@@ -105,8 +105,15 @@ def sanitise(result: CellResult) -> CellResult:
 
 
 def write_predictions(
-    path: Path, scores: np.ndarray, targets: np.ndarray, ids: list[str], classes: list[str]
+    path: Path,
+    scores: np.ndarray,
+    targets: np.ndarray,
+    ids: list[str],
+    classes: list[str],
+    task: str | None = None,
 ) -> None:
+    """Test scores (float32), targets, sample ids, class names and the task type, for ROC curves and any metric
+    recomputed later (`suite.metrics.metrics_from_predictions`)."""
     import io
 
     buffer = io.BytesIO()
@@ -116,6 +123,7 @@ def write_predictions(
         targets=targets,
         ids=np.array(ids),
         classes=np.array(classes),
+        **({"task": np.array(task)} if task else {}),
     )
     atomic_write_bytes(path, buffer.getvalue())
 

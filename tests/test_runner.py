@@ -22,7 +22,8 @@ architectures: ["timm:resnet10t"]
 sources: [scratch]
 strategies: [ft, lp]
 seeds: [0, 1]
-train: {{epochs: {epochs}, batch_size: 16, image_size: 32, threads: 1, timeout_min: {timeout}}}
+train: {{epochs: {epochs}, batch_size: 16, image_size: 32, threads: 1, timeout_min: {timeout},
+        profile: {{warmup: 1, iterations: 3, batch_sizes: [1]}}}}
 """
 
 

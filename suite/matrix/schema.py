@@ -43,6 +43,30 @@ class Augment(Strict):
     crop_padding: int = Field(0, ge=0, description="pad then random-crop back to size")
 
 
+class Profile(Strict):
+    """Per-cell profiling after training (suite/profiling): MACs at the cell's image size (fvcore and thop), then
+    inference latency in eval mode without grad, on the cell's device, threads, AMP and channels_last settings.
+
+    The defaults are the issue's (10 warm-up and 30 timed calls, batch 1 and 32). `max_seconds` bounds a slow CPU
+    cell: a batch size stops warming up after a quarter of it and stops timing after all of it (at least 3 timed
+    calls), and the result's `n` and warnings say so. Null times everything.
+    """
+
+    macs: bool = True
+    latency: bool = True
+    batch_sizes: list[int] = Field([1, 32], min_length=1)
+    warmup: int = Field(10, ge=0)
+    iterations: int = Field(30, ge=3)
+    max_seconds: float | None = Field(30.0, gt=0, description="time budget per batch size; null: none")
+
+    @field_validator("batch_sizes")
+    @classmethod
+    def _positive(cls, value: list[int]) -> list[int]:
+        if any(b < 1 for b in value) or len(set(value)) != len(value):
+            raise ValueError(f"batch sizes must be distinct and ≥ 1, got {value}")
+        return value
+
+
 class TrainConfig(Strict):
     epochs: int = Field(50, ge=1)
     batch_size: int = Field(32, ge=1)
@@ -63,6 +87,7 @@ class TrainConfig(Strict):
     threads: int | None = Field(None, ge=1, description="torch CPU threads; null: torch's default")
     timeout_min: float = Field(180.0, gt=0, description="the executor kills a cell after this long")
     allow_unverified: bool = Field(False, description="train on data that does not match datasets.lock")
+    profile: Profile = Profile()
 
 
 class DatasetEntry(Strict):

@@ -20,7 +20,7 @@ from suite.models.blocks import param_blocks
 from suite.models.build import build_model, save_checkpoint
 from suite.models.catalog import resolve_architecture
 from suite.models.weights import preprocessing
-from suite.profiling import count_params
+from suite.profiling import count_params, peak_memory, profile_cell, reset_peak_memory
 from suite.results import CellResult, SplitMetrics, sanitise, write_predictions, write_result
 from suite.runner.spec import CellSpec, now
 from suite.strategies import STRATEGIES, StrategyContext
@@ -60,6 +60,15 @@ def build_for_cell(config: dict[str, Any], num_classes: int, parents: dict[str, 
     return spec, model
 
 
+def prepare_strategy(model, strategy, num_classes: int, epochs: int, image_size: int | None = None):
+    """`prepare_model`, then the epoch-1 trainable set: the model as the strategy trains (and is profiled)."""
+    ctx = StrategyContext(param_blocks(model), num_classes, epochs, image_size=image_size)
+    model = strategy.prepare_model(model, ctx)
+    ctx.blocks = param_blocks(model)
+    apply_trainable(model, strategy.trainable(model, 1, ctx))
+    return model, ctx
+
+
 def run_cell(spec: CellSpec) -> CellResult:
     started, t0 = now(), time.perf_counter()
     config = spec.config
@@ -72,16 +81,15 @@ def run_cell(spec: CellSpec) -> CellResult:
     arch, model = build_for_cell(config, data.num_outputs, spec.parents)
     s = config["strategy"]
     strategy = STRATEGIES.get(s["name"])(variant=s["variant"], **s["params"])
-    ctx = StrategyContext(param_blocks(model), data.num_outputs, cfg.epochs, image_size=cfg.image_size)
-    model = strategy.prepare_model(model, ctx)
-    ctx.blocks = param_blocks(model)
+    model, ctx = prepare_strategy(model, strategy, data.num_outputs, cfg.epochs, cfg.image_size)
     model.to(device)
     norm = Normalise(*preprocessing(arch)).to(device)
-    apply_trainable(model, strategy.trainable(model, 1, ctx))
     params = count_params(model)
     setup_s = time.perf_counter() - t0
 
+    scoped = reset_peak_memory(device)
     outcome = fit(model, norm, strategy, ctx, data, cfg, device, _progress_writer(Path(spec.progress_path)))
+    memory = peak_memory(device, "training" if scoped else "process")
     t_eval = time.perf_counter()
     val, _ = evaluate(model, norm, data.splits["val"], data, cfg, device)
     metrics = {"val": _split_metrics(val)}
@@ -92,7 +100,12 @@ def run_cell(spec: CellSpec) -> CellResult:
         metrics["test"] = _split_metrics(test)
         warnings += [f"test: {w}" for w in test.warnings]
         write_predictions(
-            Path(spec.predictions_path), scores, targets, data.splits["test"].ids, data.entry.classes
+            Path(spec.predictions_path),
+            scores,
+            targets,
+            data.splits["test"].ids,
+            data.entry.classes,
+            data.entry.task,
         )
         predictions = Path(spec.predictions_path).name
     else:
@@ -102,6 +115,12 @@ def run_cell(spec: CellSpec) -> CellResult:
             f"the monitor {cfg.monitor!r} never improved (NaN?); the last epoch's weights were used"
         )
     save_checkpoint(model.cpu(), Path(spec.checkpoint_path), data.num_outputs)
+    t_profile = time.perf_counter()
+    profile, profile_warnings = profile_cell(
+        model, cfg, device
+    )  # MACs counted on the CPU, latency on `device`
+    warnings += profile_warnings
+    profile_s = time.perf_counter() - t_profile
 
     result = CellResult(
         cell_id=spec.cell_id,
@@ -119,10 +138,13 @@ def run_cell(spec: CellSpec) -> CellResult:
         timings={
             "setup_s": setup_s,
             "train_s": outcome.train_seconds,
-            "eval_s": time.perf_counter() - t_eval,
+            "eval_s": t_profile - t_eval,
+            "profile_s": profile_s,
             "total_s": time.perf_counter() - t0,
         },
         params=params,
+        **profile,
+        memory=memory,
         throughput={"train_img_s": outcome.throughput},
         data={
             "lock_digest": data.lock_digest,
