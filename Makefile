@@ -2,6 +2,7 @@
 #   make bench [MATRIX=smoke] [ONLY="key=value ..."] [EXECUTOR=local]   run a matrix, then write its leaderboard
 #   make test                                                              the CPU test suite
 #   make report MATRIX=...                                                 rebuild a leaderboard from its result files
+#   make bench-data-cache                                                 decoded-image cache vs decoding each epoch
 #   make lint | make clean
 
 SHELL := /bin/bash
@@ -17,7 +18,7 @@ RESULTS ?= results
 export MEDTL_CACHE ?= $(CURDIR)/.cache
 export PYTHONHASHSEED ?= 0
 
-.PHONY: bench report test test-slow lint format clean setup
+.PHONY: bench bench-data-cache report test test-slow lint format clean setup
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +30,9 @@ setup: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/medtl-bench run $(MATRIX) --executor $(EXECUTOR) --results $(RESULTS) $(addprefix --only ,$(ONLY))
+
+bench-data-cache: $(STAMP)
+	$(BIN)/python benchmarks/data_cache.py
 
 report: $(STAMP)
 	$(BIN)/medtl-bench report $(MATRIX) --results $(RESULTS)

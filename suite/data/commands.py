@@ -10,11 +10,11 @@ from tabulate import tabulate
 
 from suite.data.adapters import build_index, raw_index
 from suite.data.dataset import dataset_root, prepare
-from suite.data.lock import MODALITIES, DatasetsLock, LockEntry, load_lock, lock_entry
+from suite.data.lock import MODALITIES, DatasetsLock, load_lock, lock_entry
 from suite.data.lockfile import append_entry, set_entry_fields
 from suite.data.materialise import materialise
 from suite.data.splits import leakage, split_counts
-from suite.data.verify import check, compute_digest, missing_files, write_sidecars
+from suite.data.verify import check, compute_digest, count_problems, missing_files, write_sidecars
 from suite.errors import DataVerificationError, UserError
 
 
@@ -25,20 +25,6 @@ def make(name: str) -> str:
     return f"{name}: {materialise(name, entry)}"
 
 
-def _count_problems(entry: LockEntry, labels) -> list[str]:
-    problems = []
-    if entry.counts.total is not None and len(labels) != entry.counts.total:
-        problems.append(f"{len(labels)} images, the lock expects {entry.counts.total}")
-    if entry.counts.per_class and entry.task != "multilabel":
-        found = labels.value_counts().to_dict()
-        diff = {c: (found.get(c, 0), n) for c, n in entry.counts.per_class.items() if found.get(c, 0) != n}
-        if diff:
-            problems.append(
-                "per class (found, expected): " + ", ".join(f"{c} {a}/{b}" for c, (a, b) in diff.items())
-            )
-    return problems
-
-
 def lock(name: str, root: str | None = None) -> str:
     """Compute the digests of `name` (under `root`, else its usual place) and write them into datasets.lock."""
     entry = lock_entry(name)
@@ -47,7 +33,7 @@ def lock(name: str, root: str | None = None) -> str:
     missing = missing_files(where, index["path"].tolist())
     if missing:
         raise UserError(f"{name}: {len(missing)} indexed file(s) missing under {where}, e.g. {missing[:3]}")
-    problems = _count_problems(entry, index["label"])
+    problems = count_problems(entry, index["label"])
     if problems:
         raise UserError(
             f"{name}: the copy under {where} does not have the published counts ({'; '.join(problems)}); "
@@ -121,6 +107,36 @@ def _metrics_for(task: str) -> list[str]:
     return ["auroc", "accuracy", "f1_macro"] if task == "binary" else ["accuracy", "f1_macro", "auroc"]
 
 
+def _class_folder_entry(name: str, root: Path, modality: str, patient_pattern: str | None) -> dict:
+    """A lock entry for `<root>/<class>/<image>`: classes, counts and a 70/15/15 split from what is there."""
+    options = {"patient_pattern": patient_pattern} if patient_pattern else {}
+    entry = {
+        "task": "multiclass",
+        "classes": ["_", "__"],  # placeholders while the folders are read
+        "modality": modality,
+        "description": f"User dataset from class folders in {root} (added by `medtl-bench data add`).",
+        "licence": "unknown (a user's own data)",
+        "access": f"a local class-folder dataset at {root}",
+        "source": {"kind": "manual"},
+        "adapter": {"name": "class-folder", "options": options},
+        "split": {"ratios": {"train": 0.7, "val": 0.15, "test": 0.15}, "seed": 0, "stratify": "label"},
+        "metrics": ["accuracy"],
+        "root": str(root),
+    }
+    probe = DatasetsLock.model_validate({"datasets": {name: entry}}).datasets[name]
+    labels = raw_index(root, probe, name).index["label"]
+    classes = sorted(set(labels))
+    if len(classes) < 2:
+        raise UserError(f"{root}: found class folder(s) {classes}; a dataset needs at least two classes")
+    entry["task"] = "binary" if len(classes) == 2 else "multiclass"
+    entry["classes"] = classes
+    entry["counts"] = {"total": len(labels), "per_class": {c: int((labels == c).sum()) for c in classes}}
+    entry["metrics"] = _metrics_for(entry["task"])
+    if patient_pattern:
+        entry["split"]["group"] = "patient"
+    return entry
+
+
 def add(name: str, folder: str, modality: str = "other", patient_pattern: str | None = None) -> str:
     """Create a lock entry for a class-folder dataset (`<folder>/<class>/<image>`), then lock it."""
     if not re.fullmatch(r"[a-z0-9][a-z0-9._-]*", name):
@@ -129,51 +145,14 @@ def add(name: str, folder: str, modality: str = "other", patient_pattern: str | 
         raise UserError(f"dataset {name!r} is already in datasets.lock; pick another name")
     if modality not in MODALITIES:
         raise UserError(f"modality {modality!r} is not one of {list(MODALITIES)}")
-    root = Path(folder).expanduser().resolve()
-    options = {"patient_pattern": patient_pattern} if patient_pattern else {}
-    probe = {
-        "task": "multiclass",
-        "classes": ["_", "__"],
-        "label_map": {},
-        "modality": modality,
-        "description": "",
-        "licence": "",
-        "access": f"a local class-folder dataset at {root}",
-        "source": {"kind": "manual"},
-        "adapter": {"name": "class-folder", "options": options},
-        "split": {"ratios": {"train": 0.7, "val": 0.15, "test": 0.15}},
-        "metrics": ["accuracy"],
-    }
-    labels = raw_index(root, _probe_entry(probe), name).index["label"]
-    classes = sorted(set(labels))
-    if len(classes) < 2:
-        raise UserError(f"{root}: found class folder(s) {classes}; a dataset needs at least two classes")
-    task = "binary" if len(classes) == 2 else "multiclass"
-    group = {"group": "patient"} if patient_pattern else {}
-    entry = {
-        **probe,
-        "task": task,
-        "classes": classes,
-        "description": f"User dataset from class folders in {root} (added by `medtl-bench data add`).",
-        "licence": "unknown (a user's own data)",
-        "counts": {"total": len(labels), "per_class": {c: int((labels == c).sum()) for c in classes}},
-        "split": {
-            "ratios": {"train": 0.7, "val": 0.15, "test": 0.15},
-            "seed": 0,
-            "stratify": "label",
-            **group,
-        },
-        "metrics": _metrics_for(task),
-        "root": str(root),
-    }
-    del entry["label_map"]
+    entry = _class_folder_entry(name, Path(folder).expanduser().resolve(), modality, patient_pattern)
     append_entry(name, entry, comment=f"added by `medtl-bench data add {name} --folder {folder}`")
-    summary = ", ".join(f"{c}: {n}" for c, n in entry["counts"]["per_class"].items())
-    return f"{name}: {task}, {len(labels)} images ({summary})\n{lock(name)}\nuse it in a matrix: datasets: [{name}]"
-
-
-def _probe_entry(raw: dict) -> LockEntry:
-    return DatasetsLock.model_validate({"datasets": {"probe": raw}}).datasets["probe"]
+    counts = entry["counts"]
+    summary = ", ".join(f"{c}: {n}" for c, n in counts["per_class"].items())
+    return (
+        f"{name}: {entry['task']}, {counts['total']} images ({summary})\n{lock(name)}\n"
+        f"use it in a matrix: datasets: [{name}]"
+    )
 
 
 def dispatch(args: argparse.Namespace) -> int:

@@ -149,6 +149,21 @@ class Check:
         return out
 
 
+def count_problems(entry: LockEntry, labels: pd.Series) -> list[str]:
+    """How the index's counts differ from the published ones in the lock entry (nothing when they agree)."""
+    problems = []
+    if entry.counts.total is not None and len(labels) != entry.counts.total:
+        problems.append(f"{len(labels)} images, the lock expects {entry.counts.total}")
+    if entry.counts.per_class and entry.task != "multilabel":
+        found = labels.value_counts().to_dict()
+        diff = {c: (found.get(c, 0), n) for c, n in entry.counts.per_class.items() if found.get(c, 0) != n}
+        if diff:
+            problems.append(
+                "per class (found/expected): " + ", ".join(f"{c} {a}/{b}" for c, (a, b) in diff.items())
+            )
+    return problems
+
+
 def missing_files(root: Path, paths: list[str]) -> list[str]:
     return sorted(p for p in set(paths) if not (root / p).is_file())
 
@@ -206,6 +221,7 @@ def check(name: str, entry: LockEntry, root: Path, index: pd.DataFrame) -> Check
     c = Check(name, root, missing=missing_files(root, index["path"].tolist()))
     if entry.digest.files is None or entry.digest.index is None:
         c.problems.append(f"datasets.lock has no digest yet; run `medtl-bench data lock {name}`")
+        c.problems.extend(count_problems(entry, index["label"]))
         return c
     present = sorted(set(index["path"]) - set(c.missing))
     stamp = _stamp(name, root)
