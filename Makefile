@@ -5,6 +5,7 @@
 #   make bench-latency MATRIX=...                                          time every network of a matrix (pytest-benchmark)
 #                                                                          → results/<matrix>/latency.json
 #   make latency-cv [ARCH=resnet18 SIZE=224 REPEATS=5]                      repeat `profile`, print the CV of batch-1 latency
+#   make bench-data-cache                                                 decoded-image cache vs decoding each epoch
 #   make lint | make clean
 
 SHELL := /bin/bash
@@ -20,7 +21,7 @@ RESULTS ?= results
 export MEDTL_CACHE ?= $(CURDIR)/.cache
 export PYTHONHASHSEED ?= 0
 
-.PHONY: bench report test test-slow lint format clean setup bench-latency latency-cv
+.PHONY: bench bench-data-cache report test test-slow lint format clean setup bench-latency latency-cv
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +33,9 @@ setup: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/medtl-bench run $(MATRIX) --executor $(EXECUTOR) --results $(RESULTS) $(addprefix --only ,$(ONLY))
+
+bench-data-cache: $(STAMP)
+	$(BIN)/python benchmarks/data_cache.py
 
 report: $(STAMP)
 	$(BIN)/medtl-bench report $(MATRIX) --results $(RESULTS) $(if $(COMPARE),--compare $(COMPARE))

@@ -40,6 +40,11 @@ def _parser() -> argparse.ArgumentParser:
         "--no-retry-failed", action="store_true", help="keep failed results instead of rerunning"
     )
     run.add_argument("--no-report", action="store_true")
+    run.add_argument(
+        "--allow-unverified",
+        action="store_true",
+        help="train on data that does not match datasets.lock; each result records it",
+    )
 
     rep = sub.add_parser("report", help="write LEADERBOARD.md, results.csv and plots/ from the result files")
     rep.add_argument("matrix")
@@ -61,12 +66,25 @@ def _parser() -> argparse.ArgumentParser:
     lst = sub.add_parser("list", help="what is registered")
     lst.add_argument("what", nargs="?", choices=["datasets", "architectures", "strategies"])
 
-    data = sub.add_parser("data", help="make, lock, verify and inspect datasets")
+    data = sub.add_parser("data", help="make, lock, verify, add and inspect datasets")
     dsub = data.add_subparsers(dest="action", required=True)
     dsub.add_parser("make", help="materialise an embedded synthetic dataset").add_argument("name")
-    dsub.add_parser("lock", help="compute digests and write them into datasets.lock").add_argument("name")
-    dsub.add_parser("verify", help="check files against datasets.lock").add_argument("name", nargs="?")
-    dsub.add_parser("splits", help="counts per split and class").add_argument("name")
+    lock = dsub.add_parser("lock", help="compute digests and write them into datasets.lock")
+    lock.add_argument("name")
+    lock.add_argument(
+        "--root", help="where the data is (default: $MEDTL_DATA/<root or name>); recorded in the lock"
+    )
+    dsub.add_parser("verify", help="check files against datasets.lock (exit 2 on a mismatch)").add_argument(
+        "name", nargs="?"
+    )
+    dsub.add_parser("splits", help="counts per split and class, and leakage").add_argument("name")
+    add = dsub.add_parser(
+        "add", help="add your own class-folder dataset (<folder>/<class>/<image>) and lock it"
+    )
+    add.add_argument("name")
+    add.add_argument("--folder", required=True, help="the folder holding one sub-folder per class")
+    add.add_argument("--modality", default="other", help="x-ray, mri, histology, dermoscopy, endoscopy, ...")
+    add.add_argument("--patient-pattern", help="regex on file names; its first group is the patient id")
 
     weights = sub.add_parser("weights", help="pretrained weights")
     wsub = weights.add_subparsers(dest="action", required=True)
@@ -137,10 +155,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(list_command(args.what))
         return 0
     if args.command == "data":
-        from suite.data import commands
+        from suite.data.commands import dispatch
 
-        print(getattr(commands, args.action)(args.name))
-        return 0
+        return dispatch(args)
     if args.command == "profile":
         from suite.commands import profile_command
 

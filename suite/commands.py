@@ -71,7 +71,8 @@ def run_command(args: argparse.Namespace) -> int:
     from suite.runner.schedule import Scheduler
 
     env = driver_environment(load_lock()[1])
-    scheduler = Scheduler(paths, SubprocessLauncher(), matrix.name, env, jobs=args.jobs)
+    extra_env = {"MEDTL_ALLOW_UNVERIFIED": "1"} if getattr(args, "allow_unverified", False) else None
+    scheduler = Scheduler(paths, SubprocessLauncher(extra_env), matrix.name, env, jobs=args.jobs)
     summary = scheduler.run(cells, retry_failed=not args.no_retry_failed)
     print(
         f"medtl-bench: {len(cells)} cells: {len(summary.trained)} trained, {len(summary.done_before)} already done,"

@@ -12,7 +12,7 @@ from suite.data import dataset as ds
 from suite.data.lock import SplitRecipe, lock_entry
 from suite.data.splits import assign_splits
 from suite.data.synthetic import GENERATORS
-from suite.errors import DataVerificationError, UserError
+from suite.errors import UserError
 
 
 def _digest(items) -> str:
@@ -81,27 +81,24 @@ def test_load_task_data_is_verified_and_split():
     assert tuple(data.splits["train"].images.shape[1:]) == (3, 32, 32)
 
 
-def test_changed_file_fails_verification(tmp_path, monkeypatch):
-    """Copy the generated set, alter one file: verification must refuse it, naming the command to inspect it."""
+def test_changed_file_fails_verification(tmp_path):
+    """Copy the generated set, alter one file: verification must refuse it and name the file."""
     import shutil
+
+    from suite.data.verify import check
 
     prepared = ds.prepare("synthetic-vessels")
     copy = tmp_path / "copy"
     shutil.copytree(prepared.root, copy)
-    (copy / ".medtl-verified.json").unlink(missing_ok=True)
-    victim = copy / prepared.index["path"].iloc[0]
-    victim.write_bytes(victim.read_bytes() + b"x")
-    from suite.data.verify import verify
-
-    with pytest.raises(DataVerificationError, match=r"differ from datasets\.lock"):
-        verify(
-            "synthetic-vessels", lock_entry("synthetic-vessels"), copy, prepared.index.drop(columns="split")
-        )
-    victim.unlink()
-    with pytest.raises(DataVerificationError, match="missing"):
-        verify(
-            "synthetic-vessels", lock_entry("synthetic-vessels"), copy, prepared.index.drop(columns="split")
-        )
+    index = prepared.index.drop(columns="split")
+    victim = index["path"].iloc[0]
+    (copy / victim).write_bytes((copy / victim).read_bytes() + b"x")
+    result = check("synthetic-vessels", lock_entry("synthetic-vessels"), copy, index)
+    assert not result.ok and result.changed == [victim]
+    assert "1 changed" in result.summary()
+    (copy / victim).unlink()
+    result = check("synthetic-vessels", lock_entry("synthetic-vessels"), copy, index)
+    assert result.missing == [victim] and not result.changed
 
 
 def test_unknown_dataset_suggests():

@@ -38,7 +38,11 @@ def assign_splits(index: pd.DataFrame, recipe: SplitRecipe) -> pd.Series:
             raise UserError(
                 f"split column {recipe.column!r} is not in the index; columns: {list(index.columns)}"
             )
-        return index[recipe.column].astype(str)
+        values = index[recipe.column].astype(str)
+        unknown = sorted(set(values) - {"train", "val", "test"})
+        if unknown:
+            raise UserError(f"split column {recipe.column!r} holds {unknown}; use train, val and test")
+        return values.rename("split")
     for col in (recipe.stratify, recipe.group):
         if col is not None and col not in index:
             raise UserError(f"split column {col!r} is not in the index; columns: {list(index.columns)}")
@@ -65,20 +69,52 @@ def assign_splits(index: pd.DataFrame, recipe: SplitRecipe) -> pd.Series:
     return unit.map(assignment).rename("split")
 
 
+def _explode(index: pd.DataFrame, splits: pd.Series, label: str) -> pd.DataFrame:
+    """One row per (image, label): multilabel `a|b` counts once under each label; no label → `(none)`."""
+    frame = pd.DataFrame({"label": index[label].to_numpy(), "split": splits.to_numpy()})
+    if frame["label"].str.contains("|", regex=False).any() or (frame["label"] == "").any():
+        frame["label"] = frame["label"].replace("", "(none)").str.split("|")
+        frame = frame.explode("label")
+    return frame
+
+
 def split_counts(index: pd.DataFrame, splits: pd.Series, label: str = "label") -> pd.DataFrame:
-    """Images per split and class (rows: classes plus a total)."""
-    table = pd.crosstab(index[label], splits, margins=True, margins_name="total")
+    """Images per class (rows, plus `images`: each image once) and split (columns, plus `total`)."""
+    frame = _explode(index, splits, label)
+    table = pd.crosstab(frame["label"], frame["split"])
+    order = [s for s in ("train", "val", "test") if s in table.columns]
+    table = table[order + [c for c in table.columns if c not in order]]
+    table.loc["images"] = splits.value_counts().reindex(table.columns).fillna(0).astype(int)
+    table["total"] = table.sum(axis=1)
     return table
 
 
-def check_not_empty(index: pd.DataFrame, splits: pd.Series, classes: list[str], label: str = "label") -> None:
-    """Every split must exist and hold every class; otherwise metrics are meaningless."""
-    for name in ("train", "val"):
-        present = set(index.loc[splits == name, label])
-        if not present:
-            raise UserError(f"split {name!r} is empty; check the ratios and the dataset size")
+def leakage(index: pd.DataFrame, splits: pd.Series, group: str = "patient") -> pd.Series:
+    """Groups (patients) with images in more than one split: their splits joined by `,`."""
+    if group not in index:
+        return pd.Series(dtype=str)
+    per_group = (
+        pd.DataFrame({"g": index[group].to_numpy(), "s": splits.to_numpy()}).groupby("g")["s"].unique()
+    )
+    leaked = per_group[per_group.map(len) > 1]
+    return leaked.map(lambda xs: ",".join(sorted(xs)))
+
+
+def check_not_empty(
+    index: pd.DataFrame, splits: pd.Series, classes: list[str], task: str, name: str = ""
+) -> None:
+    """Every split must exist, and (single-label tasks) hold every class; otherwise metrics are meaningless."""
+    where = f"{name}: " if name else ""
+    for split in ("train", "val"):
+        if not (splits == split).any():
+            raise UserError(f"{where}split {split!r} is empty; check the split recipe and the dataset size")
+    if task == "multilabel":
+        return
+    for split in sorted(set(splits)):
+        present = set(index.loc[(splits == split).to_numpy(), "label"])
         absent = [c for c in classes if c not in present]
-        if absent and name == "train":
+        if absent:
             raise UserError(
-                f"split 'train' has no images of class(es) {absent}; the split recipe cannot stratify"
+                f"{where}split {split!r} has no images of class(es) {absent}; stratify on the label, change the "
+                f"ratios, or drop the class from the lock entry"
             )

@@ -146,11 +146,7 @@ def run_cell(spec: CellSpec) -> CellResult:
         **profile,
         memory=memory,
         throughput={"train_img_s": outcome.throughput},
-        data={
-            "lock_digest": data.lock_digest,
-            "verified": data.verified,
-            "split_sizes": {k: len(v) for k, v in data.splits.items()},
-        },
+        data=data.record,
         strategy_log=ctx.records,
         warnings=warnings,
         predictions=predictions,
