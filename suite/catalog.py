@@ -43,6 +43,16 @@ class SuiteCatalog:
     def dataset_metrics(self, name: str) -> list[str]:
         return list(lock_entry(name).metrics)
 
+    def dataset_version(self, name: str) -> str:
+        """12 hex digits over what fixes a dataset's content and splits: the lock digests, adapter, split recipe and
+        image policy. Part of every cell id, so re-locked data or a new split recipe never reuses old results."""
+        import hashlib
+        import json
+
+        e = lock_entry(name)
+        fixed = {k: e.model_dump(mode="json")[k] for k in ("digest", "adapter", "split", "image")}
+        return hashlib.sha256(json.dumps(fixed, sort_keys=True).encode()).hexdigest()[:12]
+
     def dataset_names(self) -> list[str]:
         return list(load_lock()[0].datasets)
 

@@ -29,6 +29,9 @@ class AnyDataset(SuiteCatalog):
     def dataset_metrics(self, name: str) -> list[str]:
         return ["accuracy"]
 
+    def dataset_version(self, name: str) -> str:
+        return "test"
+
 
 @pytest.fixture(scope="module")
 def davila():

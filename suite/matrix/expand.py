@@ -26,11 +26,15 @@ from suite.matrix.schema import (
 )
 
 BASE_SOURCES = ("imagenet", "scratch")
+PROTOCOL_VERSION = 1
+"""Part of every cell's hashed config. Bump it when a code change alters what a cell computes for the same config
+(the split rule, the loop's semantics, a metric definition), so old results stop being reused on resume."""
 CHAIN = ">"
 
 
 class Catalog(Protocol):
     def dataset_metrics(self, name: str) -> list[str]: ...
+    def dataset_version(self, name: str) -> str | None: ...
     def check_metric(self, name: str) -> None: ...
     def architecture(self, entry: ArchitectureEntry) -> dict[str, Any]: ...
     def strategy(self, name: str, params: dict[str, Any]) -> dict[str, Any]: ...
@@ -207,8 +211,14 @@ class Expander:
         )
         strategy = self._at(strat_path, self.catalog.strategy, strat_entry.name, strat_entry.params)
         source, parents = self._source(src_path, src_entry, arch, seed)
+        version_of = getattr(self.catalog, "dataset_version", None)
         config = {
-            "dataset": {"name": ds_entry.name, "metrics": metrics},
+            "protocol": PROTOCOL_VERSION,
+            "dataset": {
+                "name": ds_entry.name,
+                "metrics": metrics,
+                "version": version_of(ds_entry.name) if version_of else None,
+            },
             "architecture": {k: v for k, v in resolved_arch.items() if k not in ("lr", "input_size")}
             | ({"weights": None} if source["name"] == "scratch" else {}),
             "source": source,
