@@ -1,4 +1,4 @@
-"""The command line: `medtl-bench run | report | list | data | weights`. Parsing and calling only."""
+"""The command line: `medtl-bench run | report | list | data | weights | analyze`. Parsing and calling only."""
 
 from __future__ import annotations
 
@@ -73,6 +73,9 @@ def _parser() -> argparse.ArgumentParser:
     wsub.add_parser("fetch", help="download a matrix's weights into the local cache (online)").add_argument(
         "matrix"
     )
+    from suite.analysis.commands import add_parser as add_analyze_parser
+
+    add_analyze_parser(sub)
     return p
 
 
@@ -100,6 +103,10 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         print(fetch_weights(args.matrix))
         return 0
+    if args.command == "analyze":
+        from suite.analysis.commands import analyze_command
+
+        return analyze_command(args)
     raise AssertionError(args.command)
 
 
