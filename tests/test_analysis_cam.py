@@ -8,6 +8,7 @@ import timm
 import torch
 
 from suite.analysis.cam import choose_images, class_maps
+from suite.analysis.cells import unwrap_adapters
 from suite.analysis.features import FeatureMap
 from suite.data.dataset import Split
 from suite.errors import UserError
@@ -16,7 +17,12 @@ from suite.train import Normalise
 
 NORM = Normalise((0.5, 0.5, 0.5), (0.25, 0.25, 0.25))
 TRANSFORMERS = {"vit_b_16", "swin_v2_t", "maxvit_t"}  # tested below on small members of their timm families
-CNNS = [name for name in ARCHITECTURES.names() if name not in TRANSFORMERS]
+# VGG-19 takes several seconds just to initialise its 143 M weights: it runs with the slow tests.
+CNNS = [
+    pytest.param(name, marks=pytest.mark.slow) if name == "vgg19" else name
+    for name in ARCHITECTURES.names()
+    if name not in TRANSFORMERS
+]
 SMALLEST = {"inception_v3": 80}  # Inception-v3's stem needs at least 75 px
 
 
@@ -125,3 +131,26 @@ def test_images_are_drawn_reproducibly_and_classes_take_turns():
     assert choose_images(split, 2, seed=0, ids=["img3", "img10"]) == [3, 10]
     with pytest.raises(UserError, match="did you mean 'img10'"):
         choose_images(split, 2, seed=0, ids=["img100"])
+
+
+def test_lora_wrapped_models_are_merged_back_to_timm_names():
+    """A LoRA cell's model (peft) is analysed as the plain timm model with the adapters merged in."""
+    from peft import LoraConfig, get_peft_model
+
+    torch.manual_seed(0)
+    plain = timm.create_model("resnet10t", pretrained=False, num_classes=2).eval()
+    wrapped = get_peft_model(
+        plain, LoraConfig(r=2, target_modules=r"layer\d\.\d\.conv[12]", init_lora_weights=False)
+    )
+    x = NORM(images(2, 32))
+    with torch.no_grad():
+        expected = wrapped(x)
+        merged = unwrap_adapters(wrapped).eval()
+        assert torch.allclose(merged(x), expected, atol=1e-4)
+    assert [p.module for p in FeatureMap(merged, 32).block_outputs()] == [
+        "maxpool",
+        "layer1",
+        "layer2",
+        "layer3",
+        "layer4",
+    ]

@@ -5,7 +5,9 @@ The cells run in this process (`run_cell`, no subprocess, about a second each).
 
 from __future__ import annotations
 
+import io
 import json
+from contextlib import redirect_stdout
 from pathlib import Path
 
 import pytest
@@ -75,10 +77,23 @@ def world(tmp_path_factory):
     return run_in_process(tmp / "m.yaml", tmp / "results")
 
 
-def test_cam_side_by_side_writes_a_png_and_a_manifest(world, capsys):
-    assert main(["analyze", "cam", str(world.root), "--cells", FT, LP, "--images", "2", "--seed", "5"]) == 0
+@pytest.fixture(scope="module")
+def analysed(world):
+    """`analyze cam` (ft vs lp side by side) and `analyze svcca --emit-ttl` run once; what they printed."""
+    outputs = []
+    for args in (
+        ["cam", str(world.root), "--cells", FT, LP, "--images", "2", "--seed", "5"],
+        ["svcca", str(world.root), "--cell", FT, "--draws", "3", "--emit-ttl"],
+    ):
+        with redirect_stdout(io.StringIO()) as out:
+            assert main(["analyze", *args]) == 0
+        outputs.append(out.getvalue())
+    return outputs
+
+
+def test_cam_side_by_side_writes_a_png_and_a_manifest(world, analysed):
     png = next((world.root / "analysis" / "cam").glob("*.png"))
-    assert str(png) in capsys.readouterr().out
+    assert str(png) in analysed[0]
     with Image.open(png) as image:
         assert image.format == "PNG" and image.size[0] > 500 and image.size[1] > 400
     manifest = json.loads(png.with_suffix(".json").read_text())
@@ -96,9 +111,8 @@ def test_cam_follows_explicit_ids_and_an_output_path(world):
     assert out.is_file() and manifest["images"] == ids and manifest["method"] == "gradcam"
 
 
-def test_svcca_writes_curves_a_decision_and_a_ttl_matrix(world, capsys):
-    assert main(["analyze", "svcca", str(world.root), "--cell", FT, "--draws", "3", "--emit-ttl"]) == 0
-    summary = capsys.readouterr().out
+def test_svcca_writes_curves_a_decision_and_a_ttl_matrix(world, analysed):
+    summary = analysed[1]
     assert "block4" in summary and "layer4" in summary
     cell = find_cell(world, FT)
     manifest = json.loads((world.root / "analysis" / "svcca" / f"{cell.slug}.json").read_text())
@@ -122,11 +136,8 @@ def test_the_ttl_matrix_reproduces_the_cell_but_for_the_strategy(world, tmp_path
     assert cell.cell_id in {c.id for c in again.cells} and set(cell.parents) <= {c.id for c in again.cells}
 
 
-def test_the_report_lists_and_links_the_figures(world):
-    main(["analyze", "svcca", str(world.root), "--cell", FT, "--draws", "2"])
-    main(["analyze", "cam", str(world.root), "--cells", LP, "--images", "1"])
-    kinds = {a.kind for a in list_artifacts(world.root)}
-    assert kinds == {"cam", "svcca"}
+def test_the_report_lists_and_links_the_figures(world, analysed):
+    assert {a.kind for a in list_artifacts(world.root)} == {"cam", "svcca"}
     text = analysis_markdown(world.root)
     assert "## Analysis" in text and "](analysis/cam/" in text and "](analysis/svcca/" in text
     assert text == analysis_markdown(world.root)  # deterministic, for byte-identical leaderboards

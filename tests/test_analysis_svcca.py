@@ -7,6 +7,7 @@ import pytest
 from sklearn.cross_decomposition import CCA
 
 from suite.analysis.svcca import (
+    Detection,
     cca_coefficients,
     compare,
     detect,
@@ -105,5 +106,9 @@ def test_detector_finds_the_planted_cutoff(planted):
 def test_detector_edge_cases_are_said_plainly():
     yes, no = compare(np.full(5, 0.2), np.full(5, 0.2)), compare(np.full(5, 0.9), np.full(5, 0.1))
     assert yes.overlaps and not no.overlaps and no.effect == 1.0
-    assert detect([no, no]).cutoff is None and "no truncation" in detect([no, no]).reason
-    assert detect([yes, no]).cutoff is None and detect([yes, no]).first_overlap == 0
+    assert detect([no, no]) == Detection(None, None)
+    assert "no truncation" in detect([no, no]).describe(["a", "b"])
+    assert detect([yes, no]) == Detection(0, None) and "nothing is reused" in detect([yes, no]).describe(
+        ["a", "b"]
+    )
+    assert detect([no, no, yes]).describe(["a", "b", "c"]).startswith("reuse ends at b; c is the first")

@@ -28,6 +28,8 @@ from suite.analysis.features import FeatureMap, Place, spatial_reshape
 from suite.analysis.plots import CamRow, cam_figure
 from suite.data.dataset import Split, TaskData
 from suite.errors import UserError, did_you_mean
+from suite.results import CellResult
+from suite.runner.state import RunPaths
 from suite.train import Normalise
 
 METHODS = {"layercam": LayerCAM, "gradcam": GradCAM}
@@ -167,7 +169,7 @@ def explain(
 def _places(feature_map: FeatureMap, layers: str) -> list[Place]:
     blocks = feature_map.block_outputs()
     if layers == "blocks":
-        return blocks[1:] or blocks  # the stem's map is edges; Fang shows layer1..layer4
+        return blocks[1:] or blocks  # Fang shows layer1..layer4, not the stem
     if layers == "all":
         return blocks
     return feature_map.resolve([n.strip() for n in layers.split(",") if n.strip()])
@@ -191,7 +193,15 @@ def _truth(split: Split, row: int, classes: list[str]) -> str:
     return classes[int(t)] if t.ndim == 0 else "+".join(c for c, v in zip(classes, t.tolist()) if v) or "none"
 
 
-def _cell_rows(paths, result, ids: list[str], layers: str, target: str, method: str, device) -> list[CamRow]:
+def _cell_rows(
+    paths: RunPaths,
+    result: CellResult,
+    ids: list[str],
+    layers: str,
+    target: str,
+    method: str,
+    device: torch.device,
+) -> list[CamRow]:
     """One CamRow per image for one cell."""
     trained = load_trained(paths, result)
     model = trained.model.to(device)
@@ -244,9 +254,8 @@ def cam_report(
     per_cell = [
         _cell_rows(paths, r, chosen, layers, target, method, device or torch.device("cpu")) for r in results
     ]
-    rows = [
-        cell_rows[i] for i in range(len(chosen)) for cell_rows in per_cell
-    ]  # image-major: cells side by side
+    # image-major order, so each image's rows (one per cell) sit together: the side-by-side comparison
+    rows = [cell_rows[i] for i in range(len(chosen)) for cell_rows in per_cell]
     name = f"{method}-{'-vs-'.join(r.cell_id for r in results)}"
     path = out or analysis_dir(paths.root, "cam") / f"{name}.png"
     title = f"{METHOD_NAMES[method]} on {datasets.pop()}: " + " vs ".join(label(r) for r in results)

@@ -59,12 +59,12 @@ class SvccaCurve:
 
 
 def svcca_figure(
-    curves: list[SvccaCurve], cutoff: int | None, path: Path, heading: str, decision: str
+    curves: list[SvccaCurve], cutoff: int | None, path: Path, heading: str, decision: str, max_effect: float
 ) -> Path:
     """Left, as Peng's Fig 4: coefficient curves on a 0–1 index, bold = before vs after FT, light = random.
     Right, as Peng's Fig 7: the distributions per cut point, random in grey; the chosen truncation point in green."""
-    fig = Figure(figsize=(13, 4.8))
-    left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.4]})
+    fig = Figure(figsize=(13, 5.2), layout="constrained")
+    left, right = fig.subplots(1, 2, width_ratios=[1, 1.4])
     palette = matplotlib.colormaps["viridis"](np.linspace(0, 0.9, len(curves)))
     for colour, c in zip(palette, curves):
         if c.real.size == 0:
@@ -75,12 +75,12 @@ def svcca_figure(
     left.set(xlabel="coefficient index (normalised)", ylabel="SVCCA coefficient", ylim=(0, 1.02))
     left.set_title("bold: before vs after fine-tuning · dashed: random features", fontsize=9)
     left.legend(fontsize=6, ncol=2, loc="upper right")
-    _distribution_panel(right, curves, cutoff)
+    _distribution_panel(right, curves, cutoff, max_effect)
     fig.suptitle(f"{heading}\n{decision}", fontsize=10)
     return _save(fig, path)
 
 
-def _distribution_panel(ax, curves: list[SvccaCurve], cutoff: int | None) -> None:
+def _distribution_panel(ax, curves: list[SvccaCurve], cutoff: int | None, max_effect: float) -> None:
     x = np.arange(len(curves))
     shown = [i for i, c in enumerate(curves) if c.real.size]
     box = {"widths": 0.32, "showfliers": False, "patch_artist": True, "medianprops": {"color": "black"}}
@@ -90,16 +90,19 @@ def _distribution_panel(ax, curves: list[SvccaCurve], cutoff: int | None) -> Non
         patch.set(facecolor="0.8", edgecolor="0.5")
     for i, patch in zip(shown, real["boxes"]):
         patch.set(facecolor="tab:orange" if curves[i].overlaps else "tab:blue", alpha=0.8)
-    if cutoff is not None:
+    if cutoff is not None:  # the cut is the transition after the chosen cut point (Peng: "TTLx")
         ax.axvline(
-            cutoff, color="tab:green", lw=2, alpha=0.6, label=f"truncation point: {curves[cutoff].label}"
+            cutoff + 0.5, color="tab:green", lw=2, alpha=0.7, label=f"truncate after {curves[cutoff].label}"
         )
         ax.legend(fontsize=7, loc="lower left")
     for i in shown:
         ax.annotate(f"A={curves[i].effect:.2f}", (x[i], 1.04), ha="center", fontsize=6)
     ax.set_xticks(x, [c.label for c in curves], rotation=60, ha="right", fontsize=7)
     ax.set(ylabel="SVCCA coefficient", ylim=(0, 1.1))
-    ax.set_title("blue: above random · orange: overlaps random (A ≤ threshold) · grey: random", fontsize=9)
+    ax.set_title(
+        f"A = P(ρ before/after > ρ random) · blue: above random · orange: overlap (A ≤ {max_effect:g}) · grey: random",
+        fontsize=8,
+    )
 
 
 def _save(fig: Figure, path: Path) -> Path:

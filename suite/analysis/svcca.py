@@ -1,8 +1,8 @@
 """SVCCA (Raghu et al. 2017) and Peng et al.'s truncation-point detector (Peng 2023, Appendix C.1).
 
 SVCCA of two representations of the same inputs (rows = data points, columns = neurons): PCA on each side keeps the
-fewest directions that explain 99% of the variance (scikit-learn's `PCA(n_components=0.99)`), then CCA between the
-two reduced matrices; the canonical correlations, in descending order, are the SVCCA coefficients.
+fewest principal directions that explain 99% of the variance, then CCA between the two reduced matrices; the
+canonical correlations, in descending order, are the SVCCA coefficients.
 
 Both steps are written out (about thirty lines, numpy/scipy) because one eigendecomposition per side serves both:
 it gives the principal directions to keep and, since those are orthogonal, the whitening the CCA step needs.
@@ -149,16 +149,20 @@ class Detection:
 
     first_overlap: int | None  # first cut point whose coefficients overlap the random ones
     cutoff: int | None  # the truncation point: the cut point just before first_overlap
-    reason: str
+
+    def describe(self, labels: list[str]) -> str:
+        """The decision in words, with the cut points named."""
+        if self.first_overlap is None:
+            return "no cut point overlaps the random baseline: features are reused throughout, no truncation"
+        if self.cutoff is None:
+            return f"{labels[0]} already overlaps the random baseline: nothing is reused, no truncation point"
+        return (
+            f"reuse ends at {labels[self.cutoff]}; {labels[self.first_overlap]} is the first cut point"
+            " whose coefficients overlap the random baseline"
+        )
 
 
 def detect(comparisons: list[Comparison]) -> Detection:
-    """The first overlapping cut point, and the one before it as the truncation point."""
+    """The first overlapping cut point, and the one before it as the truncation point (none if it is the first)."""
     first = next((i for i, c in enumerate(comparisons) if c.overlaps), None)
-    if first is None:
-        return Detection(
-            None, None, "features stay above the random baseline at every cut point: no truncation"
-        )
-    if first == 0:
-        return Detection(0, None, "features overlap the random baseline already at the first cut point")
-    return Detection(first, first - 1, f"reuse ends after cut point {first - 1}; cut point {first} overlaps")
+    return Detection(first, first - 1 if first else None)

@@ -15,9 +15,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from suite.analysis import MEDIUM_EFFECT
 from suite.analysis.features import Place, spatial_reshape
 from suite.analysis.svcca import (
-    MEDIUM_EFFECT,
     Baseline,
     Basis,
     Comparison,
@@ -34,6 +34,8 @@ from suite.train import Normalise
 
 @dataclass(frozen=True)
 class SvccaOptions:
+    """Settings of one SVCCA analysis; every one is a command-line option and is stored in the manifest."""
+
     cutoffs: Literal["blocks", "units"] = "blocks"
     splits: tuple[str, ...] = ("val", "test")
     max_samples: int = 5000

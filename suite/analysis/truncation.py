@@ -94,18 +94,6 @@ def _write_ttl(path: Path, paths: RunPaths, result: CellResult, variant: str, re
     return path
 
 
-def describe(detection: Detection, labels: list[str]) -> str:
-    """The decision in words, with the cut points named."""
-    if detection.first_overlap is None:
-        return "no cut point overlaps the random baseline: features are reused throughout, no truncation"
-    if detection.cutoff is None:
-        return f"{labels[0]} already overlaps the random baseline: nothing is reused, no truncation point"
-    return (
-        f"reuse ends at {labels[detection.cutoff]}; {labels[detection.first_overlap]} is the first cut point"
-        f" whose coefficients overlap the random baseline"
-    )
-
-
 def _summary(places: list[PlaceResult], decision: str) -> str:
     rows = [
         [
@@ -147,7 +135,7 @@ def _manifest(
         "first_overlap": labels[first] if first is not None else None,
         "cutoff": labels[cutoff] if cutoff is not None else None,
         "suggested": f"ttl@{labels[cutoff]}" if cutoff is not None else None,
-        "reason": describe(detection, labels),
+        "reason": detection.describe(labels),
         "ttl_matrix": None,
         "places": [p.as_dict() for p in outcome],
     }
@@ -177,7 +165,7 @@ def svcca_report(
         SvccaCurve(p.place.label, p.real, p.random, p.comparison.overlaps, p.comparison.effect)
         for p in outcome
     ]
-    svcca_figure(curves, detection.cutoff, figure, manifest["title"], manifest["reason"])
+    svcca_figure(curves, detection.cutoff, figure, manifest["title"], manifest["reason"], opts.max_effect)
     written = [figure]
     if emit_ttl and manifest["cutoff"]:
         ttl = folder / f"{result.slug}.ttl.yaml"
