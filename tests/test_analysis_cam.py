@@ -46,22 +46,27 @@ def check_maps(model: torch.nn.Module, size: int, count: int = 2) -> tuple[Featu
     return fm, maps
 
 
-@pytest.mark.parametrize("name", ARCHITECTURES.names())
-def test_every_registered_architecture_has_ordered_spatial_block_outputs(name):
-    """On the meta device (no weights): one place per body block, in forward order, each a spatial map."""
-    spec = ARCHITECTURES.get(name)
-    with torch.device("meta"):
-        model = timm.create_model(spec.timm_name, pretrained=False, num_classes=2)
-    fm = FeatureMap(model, spec.input_size)
+def check_places(fm: FeatureMap) -> None:
+    """One place per body block, in forward order, each a spatial map; units refine blocks without reordering."""
     places = fm.block_outputs()
     body = [b.name for b in fm.blocks]
-    assert len(places) >= len(body) - 1 and [p.block for p in places] == [
-        b for b in body if b in {p.block for p in places}
-    ]
+    assert places and [p.block for p in places] == [b for b in body if b in {p.block for p in places}]
     assert [fm.finish(p.module) for p in places] == sorted(fm.finish(p.module) for p in places)
     assert all(fm.is_spatial(p.module) for p in places)
     units = fm.unit_outputs()
     assert [p.label for p in units if p.label in body] == [p.label for p in places]
+    assert [fm.finish(p.module) for p in units] == sorted(fm.finish(p.module) for p in units)
+
+
+@pytest.mark.parametrize("name", sorted(TRANSFORMERS))
+def test_registered_transformers_have_spatial_block_outputs(name):
+    """The registered ViT, Swin and MaxViT at full size, on the meta device (no weights): places and reshapes."""
+    spec = ARCHITECTURES.get(name)
+    with torch.device("meta"):
+        model = timm.create_model(spec.timm_name, pretrained=False, num_classes=2)
+    fm = FeatureMap(model, spec.input_size)
+    check_places(fm)
+    assert len(fm.block_outputs()) >= len(fm.blocks) - 1  # MaxViT's last norm lives in the head: no map
 
 
 @pytest.mark.parametrize("name", CNNS)
@@ -71,6 +76,7 @@ def test_cam_maps_for_every_registered_cnn(name):
     torch.manual_seed(0)
     model = timm.create_model(spec.timm_name, pretrained=False, num_classes=2)
     fm, _ = check_maps(model, SMALLEST.get(name, 48), count=1)
+    check_places(fm)
     assert len(fm.block_outputs()) == len(fm.blocks)  # every body block of a CNN has a map
 
 
