@@ -8,11 +8,12 @@ import timm
 import torch
 
 from suite.analysis.cam import choose_images, class_maps
-from suite.analysis.cells import unwrap_adapters
 from suite.analysis.features import FeatureMap
 from suite.data.dataset import Split
 from suite.errors import UserError
 from suite.models.catalog import ARCHITECTURES
+from suite.models.surgery import cut_points
+from suite.strategies import STRATEGIES
 from suite.train import Normalise
 
 NORM = Normalise((0.5, 0.5, 0.5), (0.25, 0.25, 0.25))
@@ -47,15 +48,16 @@ def check_maps(model: torch.nn.Module, size: int, count: int = 2) -> tuple[Featu
 
 
 def check_places(fm: FeatureMap) -> None:
-    """One place per body block, in forward order, each a spatial map; units refine blocks without reordering."""
+    """One place per body block, in forward order, each a spatial map; SVCCA's places are TTL's cut points."""
     places = fm.block_outputs()
     body = [b.name for b in fm.blocks]
     assert places and [p.block for p in places] == [b for b in body if b in {p.block for p in places}]
     assert [fm.finish(p.module) for p in places] == sorted(fm.finish(p.module) for p in places)
     assert all(fm.is_spatial(p.module) for p in places)
-    units = fm.unit_outputs()
-    assert [p.label for p in units if p.label in body] == [p.label for p in places]
-    assert [fm.finish(p.module) for p in units] == sorted(fm.finish(p.module) for p in units)
+    cuts = fm.cut_outputs(layers=True)
+    assert cuts and [fm.finish(p.module) for p in cuts] == sorted(fm.finish(p.module) for p in cuts)
+    assert {p.label for p in cuts} <= {str(c) for c in cut_points(fm.model)}
+    assert set(STRATEGIES.get("ttl").variants_for(fm.model)) <= {p.label for p in fm.cut_outputs()}
 
 
 @pytest.mark.parametrize("name", sorted(TRANSFORMERS))
@@ -122,11 +124,20 @@ def test_resnet_places_are_the_papers_layers():
     model = timm.create_model("resnet50", pretrained=False, num_classes=2)
     fm = FeatureMap(model, 64)
     assert [p.module for p in fm.block_outputs()] == ["maxpool", "layer1", "layer2", "layer3", "layer4"]
-    units = [p.label for p in fm.unit_outputs()]
-    assert units[units.index("block2") + 1 : units.index("block3")] == [f"layer3.{i}" for i in range(5)]
+    cuts = {p.label: p.module for p in fm.cut_outputs(layers=True)}
+    assert list(cuts)[list(cuts).index("block2") + 1 : list(cuts).index("block3")] == [
+        f"layer3.{i}" for i in range(5)
+    ]
+    assert (cuts["block0"], cuts["layer3.3"], cuts["block3"]) == ("act1", "layer3.3", "layer3")
     assert [p.module for p in fm.resolve(["layer3", "block1"])] == ["layer3", "layer1"]
     with pytest.raises(UserError, match="did you mean 'layer3'"):
         fm.resolve(["layr3"])
+
+
+def test_dense_layers_are_not_cut_points_for_svcca():
+    """A dense layer outputs only its new channels, not the running feature map TTL would keep."""
+    fm = FeatureMap(timm.create_model("densenet121", pretrained=False, num_classes=2), 64)
+    assert [p.label for p in fm.cut_outputs(layers=True)] == [p.label for p in fm.cut_outputs()]
 
 
 def test_images_are_drawn_reproducibly_and_classes_take_turns():
@@ -137,26 +148,3 @@ def test_images_are_drawn_reproducibly_and_classes_take_turns():
     assert choose_images(split, 2, seed=0, ids=["img3", "img10"]) == [3, 10]
     with pytest.raises(UserError, match="did you mean 'img10'"):
         choose_images(split, 2, seed=0, ids=["img100"])
-
-
-def test_lora_wrapped_models_are_merged_back_to_timm_names():
-    """A LoRA cell's model (peft) is analysed as the plain timm model with the adapters merged in."""
-    from peft import LoraConfig, get_peft_model
-
-    torch.manual_seed(0)
-    plain = timm.create_model("resnet10t", pretrained=False, num_classes=2).eval()
-    wrapped = get_peft_model(
-        plain, LoraConfig(r=2, target_modules=r"layer\d\.\d\.conv[12]", init_lora_weights=False)
-    )
-    x = NORM(images(2, 32))
-    with torch.no_grad():
-        expected = wrapped(x)
-        merged = unwrap_adapters(wrapped).eval()
-        assert torch.allclose(merged(x), expected, atol=1e-4)
-    assert [p.module for p in FeatureMap(merged, 32).block_outputs()] == [
-        "maxpool",
-        "layer1",
-        "layer2",
-        "layer3",
-        "layer4",
-    ]

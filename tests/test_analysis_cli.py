@@ -18,6 +18,7 @@ from PIL import Image
 from suite.analysis.artifacts import analysis_markdown, list_artifacts
 from suite.analysis.cam import choose_images
 from suite.analysis.cells import find_cell, load_data, load_source, load_trained, results_paths
+from suite.analysis.features import FeatureMap
 from suite.analysis.truncation import ttl_matrix
 from suite.catalog import SuiteCatalog
 from suite.cli import main
@@ -29,14 +30,15 @@ from suite.runner.spec import CellSpec
 from suite.runner.state import RunPaths
 
 # A two-step comparison in miniature: the source `scratch>synthetic-vessels` trains a parent ft cell, whose checkpoint
-# its children start from: ft (all layers) and lp (head only, like Fang's `++`). The intermediate dataset is
-# synthetic-vessels itself because the tests' tiny synthetic-fundus (40 images) cannot fill a stratified train split.
+# its children start from: ft (all layers), lp (head only, like Fang's `++`), and two whose models differ from the
+# source's: ttl@block3 (truncated) and lora (adapters injected). The intermediate dataset is synthetic-vessels itself
+# because the tests' tiny synthetic-fundus (40 images) cannot fill a stratified train split.
 TWO_STEP = """
 name: tiny-analysis
 datasets: [synthetic-vessels]
 architectures: ["timm:resnet10t"]
 sources: [scratch>synthetic-vessels]
-strategies: [ft, lp]
+strategies: [ft, lp, ttl@block3, lora]
 seeds: [0]
 train: {epochs: 2, batch_size: 16, image_size: 32, threads: 1, lr: 0.003}
 """
@@ -116,7 +118,7 @@ def test_svcca_writes_curves_a_decision_and_a_ttl_matrix(world, analysed):
     assert "block4" in summary and "layer4" in summary
     cell = find_cell(world, FT)
     manifest = json.loads((world.root / "analysis" / "svcca" / f"{cell.slug}.json").read_text())
-    assert [p["label"] for p in manifest["places"]] == ["stem", "block1", "block2", "block3", "block4"]
+    assert [p["label"] for p in manifest["places"]] == ["block0", "block1", "block2", "block3", "block4"]
     for place in manifest["places"]:
         assert 0.0 <= min(place["real"]) <= max(place["real"]) <= 1.0 and 0.0 <= place["effect"] <= 1.0
         assert len(place["real"]) == min(place["kept"]) == len(place["random_mean_curve"])
@@ -131,9 +133,13 @@ def test_the_ttl_matrix_reproduces_the_cell_but_for_the_strategy(world, tmp_path
     text = ttl_matrix(cell, find_cell(world, cell.parents[0]), "block3", "a note")
     assert text.startswith("# a note\n")
     assert validate(Located(yaml.safe_load(text), {}), Matrix).strategies[0].name == "ttl@block3"
+    (tmp_path / "ttl.yaml").write_text(text)
+    ttl = load_matrix(str(tmp_path / "ttl.yaml"), SuiteCatalog())
+    assert {c.key["strategy"] for c in ttl.cells} == {"ttl@block3", "ft"}  # the TTL cell and its parent stage
+    assert set(cell.parents) <= {c.id for c in ttl.cells}  # the same intermediate stage, reused if present
     (tmp_path / "again.yaml").write_text(text.replace("ttl@block3", "ft"))
     again = load_matrix(str(tmp_path / "again.yaml"), SuiteCatalog())
-    assert cell.cell_id in {c.id for c in again.cells} and set(cell.parents) <= {c.id for c in again.cells}
+    assert cell.cell_id in {c.id for c in again.cells}
 
 
 def test_the_report_lists_and_links_the_figures(world, analysed):
@@ -142,6 +148,16 @@ def test_the_report_lists_and_links_the_figures(world, analysed):
     assert "## Analysis" in text and "](analysis/cam/" in text and "](analysis/svcca/" in text
     assert text == analysis_markdown(world.root)  # deterministic, for byte-identical leaderboards
     assert analysis_markdown(world.root / "runs") == ""
+
+
+def test_cam_reads_truncated_and_lora_models(world):
+    """TTL keeps fewer blocks (its model is rebuilt by the strategy before the checkpoint loads); LoRA adds adapters."""
+    out = world.root / "elsewhere" / "ttl-lora.png"
+    args = ["analyze", "cam", str(world.root), "--cells", "strategy=ttl", "strategy=lora", "--images", "1"]
+    assert main([*args, "--layers", "all", "--out", str(out)]) == 0
+    assert out.is_file()
+    ttl, lora = (load_trained(world, find_cell(world, f"strategy={s}")).model for s in ("ttl", "lora"))
+    assert len(FeatureMap(ttl, 32).block_outputs()) < len(FeatureMap(lora, 32).block_outputs()) == 5
 
 
 def test_source_weights_are_the_parents_checkpoint(world):
@@ -158,7 +174,8 @@ def test_source_weights_are_the_parents_checkpoint(world):
     ("args", "needle"),
     [
         (["cam", "{root}", "--cells", "strategy=nope"], "no finished cell matches"),
-        (["cam", "{root}", "--cells", "seed=0"], "matches 3 finished cells"),
+        (["cam", "{root}", "--cells", "seed=0"], "matches 5 finished cells"),
+        (["svcca", "{root}", "--cell", "strategy=lora"], "pick an `ft` cell"),
         (["cam", "{root}", "--cells", LP, "--layers", "layr3"], "did you mean 'layer3'"),
         (["cam", "{root}", "--cells", LP, "--ids", "nope.png"], "ids of the test split only"),
         (["cam", "{root}", "--cells", LP, "--target", "malignnt"], "did you mean 'malignant'"),

@@ -132,15 +132,7 @@ def load_trained(paths: RunPaths, result: CellResult) -> TrainedCell:
     ctx = StrategyContext(param_blocks(model), saved["num_classes"], int(config["train"]["epochs"]))
     model = strategy.prepare_model(model, ctx)
     model.load_state_dict(saved["state_dict"])
-    return TrainedCell(result, spec, unwrap_adapters(model).eval(), Normalise(*preprocessing(spec)))
-
-
-def unwrap_adapters(model: nn.Module) -> nn.Module:
-    """A peft-wrapped model (LoRA) with its adapters merged into the base weights: the same function, and the
-    timm module names (`layer3`, not `base_model.model.layer3`) that the block list and the analyses read."""
-    from peft import PeftModel
-
-    return model.merge_and_unload() if isinstance(model, PeftModel) else model
+    return TrainedCell(result, spec, model.eval(), Normalise(*preprocessing(spec)))
 
 
 def load_source(paths: RunPaths, result: CellResult) -> nn.Module:

@@ -48,9 +48,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     sv.add_argument("--cell", required=True, help="the fine-tuned (ft) cell: id, slug or 'key=value ...'")
     sv.add_argument(
         "--cutoffs",
-        choices=["blocks", "units"],
+        choices=["blocks", "layers"],
         default="blocks",
-        help="block outputs, or also every unit inside a block (Peng's layer-level search)",
+        help="TTL's block cuts (blockK), or also its layer cuts inside stages (layerK.J, Peng's stage 2)",
     )
     sv.add_argument("--splits", default="val,test", help="held-out splits whose images are used")
     sv.add_argument(

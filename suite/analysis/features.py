@@ -1,8 +1,8 @@
 """Where a block's feature map comes out of a model, and how to read it as a spatial map (N×C×H×W).
 
-Both analyses look at the same places: the output of each parameter block (`suite.models.blocks.param_blocks`,
-stem → head), and, one level finer, the output of each unit inside a block (a residual unit, an inverted-residual
-block). Nothing here names an architecture; the places are found from the block list and one traced forward pass:
+The CAM figures read the output of each parameter block (`suite.models.blocks.param_blocks`, stem → head); SVCCA
+reads the outputs that TTL's cut points keep (`suite.models.surgery`), so the cut it finds can be run as it is.
+Nothing here names an architecture; the block places are found from the block list and one traced forward pass:
 
 - a block's *owned* modules are the largest modules whose parameters all belong to the block;
 - its *output module* is the owned module that finishes last in the forward pass, extended through the
@@ -24,6 +24,7 @@ from torch import nn
 
 from suite.errors import UserError, did_you_mean
 from suite.models.blocks import param_blocks
+from suite.models.surgery import cut_points, stage_units
 
 Reshape = Callable[[torch.Tensor], torch.Tensor]
 
@@ -115,10 +116,6 @@ def _owned(block_params: set[str], owner: dict[str, set[str]]) -> list[str]:
     return [n for n in inside if n.rpartition(".")[0] not in inside]
 
 
-def _owns_params(module: nn.Module) -> bool:
-    return any(True for _ in module.parameters())
-
-
 def _parent(name: str) -> str:
     return name.rpartition(".")[0]
 
@@ -170,35 +167,29 @@ class FeatureMap:
                 places.append(Place(block.name, module, block.name))
         return places
 
-    def unit_outputs(self) -> list[Place]:
-        """Finer cut points: after each unit of a block that is a sequence of units, then the block's own output.
+    def cut_outputs(self, layers: bool = False) -> list[Place] | None:
+        """TTL's own cut points (`suite.models.surgery.cut_points`), each at the module whose output it keeps.
 
-        This is the layer-level search of Peng's stage 2 (`layer3.2` = after the third residual unit of ResNet's
-        layer3). A unit is a composite child (not a single conv or norm) of an `nn.Sequential` the block owns, so
-        cutting between units never cuts through a skip connection. Blocks that are not such sequences (DenseNet's
-        dense blocks, ViT and Swin blocks) contribute only their block output.
+        Labels are the `ttl@` variants (`block3`, and with `layers` also `layer3.3`), so a cut point found here can
+        be run as it is. Layer cuts inside a stage that is not an `nn.Sequential` (DenseNet's dense layers, whose
+        outputs are only their new channels, not the running feature map) are left out. None when the model has
+        no timm feature taps.
         """
+        try:
+            cuts = cut_points(self.model, layers=layers)
+        except UserError:
+            return None
+        taps = [info["module"] for info in self.model.feature_info]
         places = []
-        for place in self.block_outputs():
-            mine = set(next(b for b in self.blocks if b.name == place.block).params)
-            units = [
-                f"{container}.{child}"
-                for container in _owned(mine, self.owner)
-                if isinstance(self.model.get_submodule(container), nn.Sequential)
-                for child, m in self.model.get_submodule(container).named_children()
-                if any(_owns_params(c) for c in m.children())
-            ]
-            units = sorted((u for u in units if self.finish(u) >= 0 and self.is_spatial(u)), key=self.finish)
-            places += [Place(u, u, place.block) for u in units if not self._same_output(u, place.module)]
-            places.append(place)
+        for cut in cuts:
+            module = taps[cut.tap]
+            if cut.units is not None:
+                if not isinstance(self.model.get_submodule(module), nn.Sequential):
+                    continue
+                module = f"{module}.{stage_units(self.model, cut.tap)[cut.units - 1]}"
+            if self.is_spatial(module):
+                places.append(Place(str(cut), module, f"block{cut.tap}"))
         return places
-
-    def _same_output(self, unit: str, block_module: str) -> bool:
-        """True when only the unit's enclosing containers finish between it and the block output (same tensor)."""
-        start, end = self.finish(unit), self.finish(block_module)
-        if start >= end:
-            return True
-        return all(unit.startswith(f"{name}.") for name in self.trace.order[start + 1 : end + 1])
 
     def spatial_size(self, module: str) -> tuple[int, int]:
         """(H, W) of the module's output map at the traced input size."""

@@ -36,7 +36,7 @@ from suite.train import Normalise
 class SvccaOptions:
     """Settings of one SVCCA analysis; every one is a command-line option and is stored in the manifest."""
 
-    cutoffs: Literal["blocks", "units"] = "blocks"
+    cutoffs: Literal["blocks", "layers"] = "blocks"
     splits: tuple[str, ...] = ("val", "test")
     max_samples: int = 5000
     draws: int = 10

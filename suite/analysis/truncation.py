@@ -46,8 +46,9 @@ def _held_out(result: CellResult, splits: tuple[str, ...]) -> torch.Tensor:
 
 
 def _places(model: nn.Module, source: nn.Module, image_size: int, cutoffs: str) -> list[Place]:
+    """TTL's cut points (layer cuts too with `layers`); block outputs for a model without timm feature taps."""
     fm = FeatureMap(model, image_size)
-    places = fm.unit_outputs() if cutoffs == "units" else fm.block_outputs()
+    places = fm.cut_outputs(layers=cutoffs == "layers") or fm.block_outputs()
     names = dict(source.named_modules())
     missing = [p.module for p in places if p.module not in names]
     if missing or sum(1 for _ in source.parameters()) != sum(1 for _ in model.parameters()):
