@@ -71,7 +71,7 @@ def _svcca_row(a: Artifact, base: Path) -> str:
         suggested += f" ([matrix]({_link(a.figure.parent / ttl, base)}))"
     first = m.get("first_overlap") or "none"
     return (
-        f"| {m['cell']['label']} | {len(m['places'])} {m['cutoffs']} | {first} | {suggested} |"
+        f"| {m['cell']['dataset']}: {m['cell']['label']} | {len(m['places'])} {m['cutoffs']} | {first} | {suggested} |"
         f" [plot]({_link(a.figure, base)}) |"
     )
 

@@ -129,7 +129,11 @@ def load_trained(paths: RunPaths, result: CellResult) -> TrainedCell:
     model = build_model(spec, saved["num_classes"], "scratch")
     s = config["strategy"]
     strategy = STRATEGIES.get(s["name"])(variant=s["variant"], **s["params"])
-    ctx = StrategyContext(param_blocks(model), saved["num_classes"], int(config["train"]["epochs"]))
+    train = config["train"]
+    ctx = StrategyContext(
+        param_blocks(model), saved["num_classes"], train["epochs"], image_size=train["image_size"]
+    )
+    # the same surgery as run_cell (TTL's truncation, TF's halving, LoRA's adapters), on random weights
     model = strategy.prepare_model(model, ctx)
     model.load_state_dict(saved["state_dict"])
     return TrainedCell(result, spec, model.eval(), Normalise(*preprocessing(spec)))

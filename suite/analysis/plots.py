@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,7 +44,7 @@ def cam_figure(rows: list[CamRow], path: Path, heading: str) -> Path:
             ax.set_title(row.places[j], fontsize=7)
     bar = fig.colorbar(cm.ScalarMappable(colors.Normalize(0.0, 1.0), CMAP), ax=axes, shrink=0.6, aspect=40)
     bar.set_label("class activation (0–1, scaled per map)", fontsize=8)
-    fig.suptitle(heading, fontsize=9)
+    fig.suptitle(textwrap.fill(heading, width=int(22 * cols)), fontsize=9)
     return _save(fig, path)
 
 

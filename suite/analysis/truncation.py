@@ -126,6 +126,7 @@ def _manifest(
             "id": result.cell_id,
             "slug": result.slug,
             "label": label(result),
+            "dataset": result.config["dataset"]["name"],
             "strategy": result.config["strategy"]["name"],
             "source": result.config["source"]["name"],
         },
