@@ -1,4 +1,4 @@
-"""The command line: `medtl-bench run | report | list | data | weights | profile`. Parsing and calling only."""
+"""The command line: `medtl-bench run | report | list | data | weights | profile | analyze`. Parsing and calling only."""
 
 from __future__ import annotations
 
@@ -92,6 +92,9 @@ def _parser() -> argparse.ArgumentParser:
         "matrix"
     )
     _profile_parser(sub)
+    from suite.analysis.commands import add_parser as add_analyze_parser
+
+    add_analyze_parser(sub)
     return p
 
 
@@ -168,6 +171,10 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         print(fetch_weights(args.matrix))
         return 0
+    if args.command == "analyze":
+        from suite.analysis.commands import analyze_command
+
+        return analyze_command(args)
     raise AssertionError(args.command)
 
 

@@ -77,7 +77,7 @@ def run_command(args: argparse.Namespace) -> int:
     print(
         f"medtl-bench: {len(cells)} cells: {len(summary.trained)} trained, {len(summary.done_before)} already done,"
         f" {len(summary.failed)} failed, {len(summary.done_elsewhere)} finished by another process"
-          f" ({summary.seconds:.0f} s)",
+        f" ({summary.seconds:.0f} s)",
         file=sys.stderr,
     )
     for cell, reason in summary.failed:

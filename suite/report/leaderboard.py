@@ -240,6 +240,9 @@ def write_report(
         )
         body += [*section.splitlines(), ""]
     body += builder.tail()
+    from suite.analysis.artifacts import analysis_markdown
+
+    body += analysis_markdown(paths.root).splitlines()
     outcome = ReportOutcome(paths.root / "LEADERBOARD.md")
     if compare_dir is not None:
         cfg = compare_cfg or builder.config.compare

@@ -158,7 +158,9 @@ class Scheduler:
             if any(s is None for s in parent_states):
                 continue
             lock = CellLock(self.paths.cell_dir(cell) / "lock")
-            if not lock.acquire():  # another driver (a shard, an orphan of a killed make) runs it: wait for it
+            if (
+                not lock.acquire()
+            ):  # another driver (a shard, an orphan of a killed make) runs it: wait for it
                 if cell.id not in self._told_busy:
                     self._told_busy.add(cell.id)
                     self.say(f"wait   {cell.slug}: another medtl-bench process is running it")
