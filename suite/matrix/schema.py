@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from suite.matrix.executor import ExecutorSettings
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -138,7 +140,7 @@ class Matrix(Axes):
     grids: list[Axes] = []
     exclude: list[dict[str, str | int]] = []
     report: dict[str, Any] = {}
-    executor: dict[str, Any] = {}
+    executor: ExecutorSettings = ExecutorSettings()
 
     @model_validator(mode="after")
     def _axes_present(self) -> Matrix:
