@@ -60,7 +60,9 @@ def containers(client, matrix: str) -> list:
 
 
 def docker_run(path: Path, results: Path, *extra: str) -> int:
-    return main(["run", str(path), "--results", str(results), "--executor", "docker", "--image", IMAGE, *extra])
+    return main(
+        ["run", str(path), "--results", str(results), "--executor", "docker", "--image", IMAGE, *extra]
+    )
 
 
 def test_same_seed_same_metrics_inside_and_outside_the_container(client, tmp_path, capsys):
@@ -153,7 +155,9 @@ def test_kill_9_leaves_an_orphan_the_next_run_removes_and_ctrl_c_removes_its_own
     assert containers(client, "dk-int"), "the orphan should still be there"
     second = _driver(path, results)
     deadline = time.time() + 300
-    while time.time() < deadline and [c for c in containers(client, "dk-int") if c.labels["medtl-bench.driver"].endswith(f":{first.pid}")]:
+    while time.time() < deadline and [
+        c for c in containers(client, "dk-int") if c.labels["medtl-bench.driver"].endswith(f":{first.pid}")
+    ]:
         time.sleep(0.5)
     _wait_for_container(client, "dk-int")  # the second driver's own container
     second.send_signal(signal.SIGINT)

@@ -45,7 +45,9 @@ def test_executor_section_is_validated_with_file_and_line(tmp_path):
 
 
 def test_command_line_overrides_the_matrix_and_is_validated(tmp_path):
-    path = write(tmp_path, "sources: [scratch]\nexecutor:\n  slurm: {partition: cpu, account: lab, cluster: local}\n")
+    path = write(
+        tmp_path, "sources: [scratch]\nexecutor:\n  slurm: {partition: cpu, account: lab, cluster: local}\n"
+    )
     matrix = load_matrix(str(path), SuiteCatalog())
     paths = RunPaths(tmp_path / "results" / "tiny")
     args = _args(executor="slurm", partition="gpu", time=7, memory="2g")
