@@ -116,6 +116,7 @@ def test_one_array_job_with_partition_account_time_and_one_gpu_per_task(tmp_path
     assert [h.job.job_id for h in handles] == ["4242_0", "4242_1", "4242_2"]
 
 
+@pytest.mark.slow
 def test_two_step_chain_and_a_timeout_on_submitit_local_executor(tmp_path, capsys):
     """Roots go out together, the consumer only after its parent; a timeout is failed with the reason."""
     body = """
