@@ -29,13 +29,13 @@ RUN set -e; cd /opt/medtl/app; if [ -f pip-ca.crt ]; then export PIP_CERT=/tmp/s
     /opt/medtl/venv/bin/pip install --no-cache-dir --disable-pip-version-check --no-deps --editable /opt/medtl/app; \
     find /opt/medtl -name __pycache__ -prune -exec rm -rf {} +
 
-# ---- final stage: base + a non-root user + one layer holding venv and app (each layer is a full copy on vfs).
+# ---- final stage: base + a non-root user + ONE layer holding venv and app. On vfs every step after a big layer,
+# even ENV or USER, copies the whole image, so all metadata comes before the COPY and only the version after it.
 FROM ${BASE_IMAGE}
 ARG UID=1000
 RUN useradd --uid "$UID" --create-home --shell /bin/sh medtl \
     && mkdir -p /data /cache /work/results \
     && chown "$UID" /cache /work /work/results
-COPY --from=build /opt/medtl /opt/medtl
 ENV PATH=/opt/medtl/venv/bin:$PATH \
     MEDTL_DATA=/data \
     MEDTL_CACHE=/cache \
@@ -46,13 +46,13 @@ ENV PATH=/opt/medtl/venv/bin:$PATH \
     MPLBACKEND=Agg
 WORKDIR /work
 USER medtl
+LABEL org.opencontainers.image.title="medtl-bench" \
+      org.opencontainers.image.description="Transfer-learning benchmark for medical image classification"
+ENTRYPOINT ["medtl-bench"]
+CMD ["--help"]
+COPY --from=build /opt/medtl /opt/medtl
 # The version the image was built from; suite/environment.py records it in every result made in the container.
 ARG GIT_SHA=unknown
 ARG GIT_DIRTY=0
 ARG IMAGE=medtl-bench:latest
 ENV MEDTL_GIT_SHA=$GIT_SHA MEDTL_GIT_DIRTY=$GIT_DIRTY MEDTL_IMAGE=$IMAGE
-LABEL org.opencontainers.image.title="medtl-bench" \
-      org.opencontainers.image.revision=$GIT_SHA \
-      org.opencontainers.image.description="Transfer-learning benchmark for medical image classification"
-ENTRYPOINT ["medtl-bench"]
-CMD ["--help"]
