@@ -50,9 +50,10 @@ LABEL org.opencontainers.image.title="medtl-bench" \
       org.opencontainers.image.description="Transfer-learning benchmark for medical image classification"
 ENTRYPOINT ["medtl-bench"]
 CMD ["--help"]
-COPY --from=build /opt/medtl /opt/medtl
 # The version the image was built from; suite/environment.py records it in every result made in the container.
+# (Declared before the COPY, whose cache they do not touch; only the one ENV step below follows it.)
 ARG GIT_SHA=unknown
 ARG GIT_DIRTY=0
 ARG IMAGE=medtl-bench:latest
+COPY --from=build /opt/medtl /opt/medtl
 ENV MEDTL_GIT_SHA=$GIT_SHA MEDTL_GIT_DIRTY=$GIT_DIRTY MEDTL_IMAGE=$IMAGE

@@ -20,6 +20,7 @@ command -v debootstrap >/dev/null || { echo "make-offline-base: needs debootstra
 [[ $(id -u) == 0 ]] || { echo "make-offline-base: debootstrap needs root" >&2; exit 2; }
 
 rootfs=$(mktemp -d "${TMPDIR:-/tmp}/medtl-base.XXXXXX")
+chmod 755 "$rootfs"  # it becomes the image's "/": mktemp's 0700 would lock every non-root user out
 trap 'rm -rf "$rootfs"' EXIT
 start=$(date +%s)
 debootstrap --variant=minbase --include="$PACKAGES" "$SUITE" "$rootfs" "$MIRROR" >"$rootfs.log" 2>&1 || {
