@@ -7,6 +7,8 @@
 #   make latency-cv [ARCH=resnet18 SIZE=224 REPEATS=5]                      repeat `profile`, print the CV of batch-1 latency
 #   make bench-data-cache                                                 decoded-image cache vs decoding each epoch
 #   make lint | make clean
+#   make docker-build [IMAGE=medtl-bench:latest] [BASE_IMAGE=...] [PIP_CA=ca.crt]  the GPU image (Dockerfile)
+#   make test-docker                                                       docker executor against a real engine
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -17,11 +19,16 @@ MATRIX ?= smoke
 EXECUTOR ?= local
 ONLY ?=
 RESULTS ?= results
+IMAGE ?= medtl-bench:latest
+BASE_IMAGE ?=
+# pip inside `docker build` trusts this bundle (TLS-re-signing proxies); it stays out of the final image.
+PIP_CA ?= $(wildcard /etc/ssl/certs/ca-certificates.crt)
+COMPARE ?=
 # Keep data and weights caches inside the checkout unless the user points them elsewhere.
 export MEDTL_CACHE ?= $(CURDIR)/.cache
 export PYTHONHASHSEED ?= 0
 
-.PHONY: bench bench-data-cache report test test-slow lint format clean setup bench-latency latency-cv
+.PHONY: bench bench-data-cache report test test-slow lint format clean setup bench-latency latency-cv docker-build docker-base test-docker
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,7 +39,8 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 setup: $(STAMP)
 
 bench: $(STAMP)
-	$(BIN)/medtl-bench run $(MATRIX) --executor $(EXECUTOR) --results $(RESULTS) $(addprefix --only ,$(ONLY))
+	$(BIN)/medtl-bench run $(MATRIX) --executor $(EXECUTOR) --results $(RESULTS) $(addprefix --only ,$(ONLY)) \
+		$(if $(filter docker,$(EXECUTOR)),--image $(IMAGE))
 
 bench-data-cache: $(STAMP)
 	$(BIN)/python benchmarks/data_cache.py
@@ -62,6 +70,17 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff format suite tests benchmarks
 	$(BIN)/ruff check --fix suite tests benchmarks
+
+docker-build:
+	IMAGE="$(IMAGE)" BASE_IMAGE="$(BASE_IMAGE)" PIP_CA="$(PIP_CA)" scripts/docker-build.sh
+
+# A Debian base made with debootstrap + docker import, for building where no image registry is reachable.
+docker-base:
+	scripts/make-offline-base.sh medtl-base:bookworm
+
+# Starts dockerd if none runs (and stops only that one), builds the offline base and the image, runs tests/test_docker.py.
+test-docker: $(STAMP)
+	PYTHON=$(BIN)/python PIP_CA="$(PIP_CA)" scripts/test-docker.sh
 
 clean:
 	rm -rf .work .cache .pytest_cache .ruff_cache .hypothesis

@@ -34,8 +34,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--shard", help="run shard i of n (i/n), deterministic")
     run.add_argument("--dry-run", action="store_true", help="print the cells and their count, run nothing")
-    run.add_argument("--executor", default="local", choices=["local"])
-    run.add_argument("--jobs", type=int, default=1, help="cells at a time (local executor)")
+    run.add_argument("--executor", default="local", choices=["local", "docker", "slurm"])
+    run.add_argument(
+        "--jobs", type=int, help="cells at a time (local: 1; docker: one per GPU; slurm: array parallelism)"
+    )
+    ex = run.add_argument_group("docker and slurm executors (override the matrix's executor: section)")
+    ex.add_argument("--image", help="docker image (default medtl-bench:latest)")
+    ex.add_argument("--gpus", help="docker: all (default; the CPU if none), none, or ids such as 0,1")
+    ex.add_argument("--memory", help="memory limit per cell, e.g. 16g")
+    ex.add_argument("--cpus", type=float, help="CPU cores per cell")
+    ex.add_argument("--partition", help="slurm partition")
+    ex.add_argument("--account", help="slurm account")
+    ex.add_argument(
+        "--time", type=int, metavar="MIN", help="slurm time limit per task (default: train.timeout_min)"
+    )
     run.add_argument(
         "--no-retry-failed", action="store_true", help="keep failed results instead of rerunning"
     )

@@ -67,12 +67,19 @@ def run_command(args: argparse.Namespace) -> int:
         return 0
     from suite.data.lock import load_lock
     from suite.environment import driver_environment
-    from suite.runner.local import SubprocessLauncher
+    from suite.runner.executors import make_launcher
     from suite.runner.schedule import Scheduler
 
     env = driver_environment(load_lock()[1])
-    extra_env = {"MEDTL_ALLOW_UNVERIFIED": "1"} if getattr(args, "allow_unverified", False) else None
-    scheduler = Scheduler(paths, SubprocessLauncher(extra_env), matrix.name, env, jobs=args.jobs)
+    launcher, jobs, executor_env = make_launcher(args, matrix, paths, cells)
+    scheduler = Scheduler(
+        paths,
+        launcher,
+        matrix.name,
+        {**env, **executor_env},
+        jobs=jobs,
+        allow_unverified=getattr(args, "allow_unverified", False),
+    )
     summary = scheduler.run(cells, retry_failed=not args.no_retry_failed)
     print(
         f"medtl-bench: {len(cells)} cells: {len(summary.trained)} trained, {len(summary.done_before)} already done,"

@@ -78,8 +78,6 @@ def test_cell_refuses_unverified_data_unless_allowed(tmp_path, monkeypatch):
     data = load_task_data("ds", 16, allow_unverified=True)
     assert not data.verified and data.record["verified"] is False
     assert any("unverified data" in w for w in data.warnings)
-    monkeypatch.setenv("MEDTL_ALLOW_UNVERIFIED", "1")  # what `run --allow-unverified` sets for cell processes
-    assert prepare("ds").verified is False
 
 
 def test_bad_files_skip_leaves_files_out_and_counts_them(tmp_path, monkeypatch):
@@ -218,3 +216,25 @@ def test_data_verify_all_skips_absent_datasets(tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "ds: ok" in out and "absent: not on disk" in out
     assert main(["data", "verify", "absent"]) == 2
+
+
+def test_run_allow_unverified_reaches_the_cell(tmp_path, monkeypatch):
+    """Through the executor: tampered data fails the cell; `--allow-unverified` trains it and the result says so."""
+    from suite.results import load_results
+
+    root = make_dataset(tmp_path, monkeypatch, labels=("a", "b") * 10)
+    main(["data", "lock", "ds"])
+    (root / "img/3.png").write_bytes((root / "img/3.png").read_bytes() + b"\0")
+    matrix = tmp_path / "m.yaml"
+    matrix.write_text(
+        "datasets: [ds]\narchitectures: ['timm:resnet10t']\nsources: [scratch]\nstrategies: [lp]\nseeds: [0]\n"
+        "train: {epochs: 1, batch_size: 4, image_size: 16, threads: 1, profile: {latency: false, macs: false}}\n"
+    )
+    results = tmp_path / "results"
+    assert main(["run", str(matrix), "--results", str(results), "--no-report"]) == 1
+    (refused,) = load_results(results / "m" / "runs")
+    assert refused.status == "failed" and "--allow-unverified" in refused.error
+    assert main(["run", str(matrix), "--results", str(results), "--no-report", "--allow-unverified"]) == 0
+    (trained,) = load_results(results / "m" / "runs")
+    assert trained.status == "ok" and trained.data["verified"] is False
+    assert trained.cell_id == refused.cell_id  # a run option, not part of the cell's id

@@ -4,12 +4,11 @@
     load:     decoded-image cache (built once) → drop corrupt rows (if allowed) → per-split uint8 tensors + targets
 
 A cell refuses data that does not match its lock entry unless `allow_unverified` (the matrix's train setting, or
-`run --allow-unverified`, which sets MEDTL_ALLOW_UNVERIFIED=1 for the cell processes); the result records it.
+`run --allow-unverified`, which the executor passes to every cell in its spec); the result records it.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,8 +26,6 @@ from suite.data.splits import assign_splits, check_not_empty
 from suite.data.verify import check, content_signature
 from suite.errors import DataVerificationError
 from suite.paths import data_root
-
-ALLOW_UNVERIFIED_ENV = "MEDTL_ALLOW_UNVERIFIED"
 
 
 @dataclass
@@ -77,10 +74,6 @@ def dataset_root(name: str, entry: LockEntry) -> Path:
     return root if root.is_absolute() else data_root() / root
 
 
-def _allowed(allow_unverified: bool) -> bool:
-    return allow_unverified or os.environ.get(ALLOW_UNVERIFIED_ENV) == "1"
-
-
 def prepare(name: str, allow_unverified: bool = False) -> Prepared:
     """Locate, index and verify a dataset, apply its bad-file policy, and assign its splits."""
     _, lock_digest = load_lock()
@@ -99,7 +92,7 @@ def prepare(name: str, allow_unverified: bool = False) -> Prepared:
             warnings.append(
                 f"bad_files: skip left out {len(result.missing)} missing, {len(result.extra)} extra file(s)"
             )
-        elif _allowed(allow_unverified):
+        elif allow_unverified:
             skipped = {"missing": len(result.missing)} if result.missing else {}
             warnings.append(f"unverified data (--allow-unverified): {result.summary()}")
         else:

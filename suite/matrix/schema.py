@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from suite.matrix.executor import ExecutorSettings
 from suite.report.config import ReportConfig
 
 
@@ -165,7 +166,7 @@ class Matrix(Axes):
     grids: list[Axes] = []
     exclude: list[dict[str, str | int]] = []
     report: ReportConfig = ReportConfig()
-    executor: dict[str, Any] = {}
+    executor: ExecutorSettings = ExecutorSettings()
     union: list[str] = Field(
         [], description="matrix files (beside this one) whose cells run together as this matrix; no axes then"
     )

@@ -77,7 +77,9 @@ def run_cell(spec: CellSpec) -> CellResult:
         torch.set_num_threads(cfg.threads)
     seed_everything(config["seed"])
     device = pick_device(cfg)
-    data = load_task_data(config["dataset"]["name"], cfg.image_size, cfg.resize, cfg.allow_unverified)
+    data = load_task_data(
+        config["dataset"]["name"], cfg.image_size, cfg.resize, cfg.allow_unverified or spec.allow_unverified
+    )
     arch, model = build_for_cell(config, data.num_outputs, spec.parents)
     s = config["strategy"]
     strategy = STRATEGIES.get(s["name"])(variant=s["variant"], **s["params"])

@@ -25,11 +25,16 @@ from suite.runner.state import CellLock, RunPaths, plan, status_of
 
 
 class Handle(Protocol):
+    """A started cell. It may also have `describe_exit(code) -> str`, the reason a result is missing (OOM, ...)."""
+
     def poll(self) -> int | None: ...
     def kill(self) -> None: ...
 
 
 class Launcher(Protocol):
+    """Starts cells. `owns_timeouts = True` says the launcher enforces train.timeout_min itself (Slurm's --time),
+    so that time spent waiting in a queue does not count against a cell."""
+
     name: str
 
     def start(self, cell: Cell, spec_path: Path, log_path: Path) -> Handle: ...
@@ -84,8 +89,10 @@ class Scheduler:
         environment: dict,
         jobs: int = 1,
         say: Callable[[str], None] | None = None,
+        allow_unverified: bool = False,
     ) -> None:
         self.paths, self.launcher, self.matrix, self.environment = paths, launcher, matrix, environment
+        self.allow_unverified = allow_unverified
         self.jobs = max(1, jobs)
         self.say = say or (lambda text: tqdm.write(text, file=sys.stderr))
         self.tty = sys.stderr.isatty()
@@ -103,6 +110,7 @@ class Scheduler:
             str(p.checkpoint(cell).resolve()),
             str(p.progress(cell).resolve()),
             self.environment,
+            self.allow_unverified,
         )
 
     def _record_failure(self, spec: CellSpec, reason: str) -> None:
@@ -195,14 +203,18 @@ class Scheduler:
         if job.bar is not None:
             self._update_bar(job)
         if code is None:
-            if time.perf_counter() - job.started <= job.timeout_s:
+            if (
+                getattr(self.launcher, "owns_timeouts", False)
+                or time.perf_counter() - job.started <= job.timeout_s
+            ):
                 return
             job.handle.kill()
             reason = f"timed out after {job.timeout_s / 60:g} min (train.timeout_min)"
             self._record_failure(self._spec(job.cell, by_id), reason)
         elif status_of(self.paths, job.cell) == "missing":
+            describe = getattr(job.handle, "describe_exit", describe_exit)
             self._record_failure(
-                self._spec(job.cell, by_id), describe_exit(code) + _log_tail(self.paths.log(job.cell))
+                self._spec(job.cell, by_id), describe(code) + _log_tail(self.paths.log(job.cell))
             )
         del running[cid]
         job.lock.release()

@@ -23,6 +23,9 @@ class CellSpec:
     checkpoint_path: str
     progress_path: str
     environment: dict[str, Any]
+    allow_unverified: bool = (
+        False  # `run --allow-unverified`: a run option, not part of the cell's config or id
+    )
 
     def write(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

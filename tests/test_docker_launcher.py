@@ -1,0 +1,161 @@
+"""The docker launcher's contract without an engine (a fake SDK client): what each container gets, GPU queueing,
+and how exits become reasons. tests/test_docker.py runs the same code against a real engine (`make test-docker`)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from types import SimpleNamespace
+
+import docker
+import pytest
+
+from suite.catalog import SuiteCatalog
+from suite.errors import UserError
+from suite.matrix import load_matrix
+from suite.matrix.executor import DockerSettings
+from suite.runner.docker import DockerLauncher, GpuPool
+
+MATRIX = """
+name: tiny
+datasets: [synthetic-vessels]
+architectures: ["timm:resnet10t"]
+sources: [scratch]
+strategies: [lp]
+seeds: [0]
+train: {epochs: 1, image_size: 32}
+"""
+
+
+class FakeContainer:
+    def __init__(self, code: int = 0, oom: bool = False, logs: bytes = b"") -> None:
+        self.code, self.oom, self.chunks = code, oom, [logs]
+        self.attrs: dict = {}
+        self.removed = self.started = False
+
+    def start(self) -> None:
+        self.started = True
+
+    def logs(self, **kwargs):
+        return iter(self.chunks)
+
+    def wait(self) -> dict:
+        return {"StatusCode": self.code}
+
+    def reload(self) -> None:
+        self.attrs = {"State": {"OOMKilled": self.oom}}
+
+    def kill(self) -> None: ...
+
+    def remove(self, force: bool = False) -> None:
+        self.removed = True
+
+
+class FakeClient:
+    """Just enough of docker.DockerClient: one image, and containers made by `make`."""
+
+    def __init__(self, make=None, has_image: bool = True) -> None:
+        self.created: list[dict] = []
+        self.has_image = has_image
+        self.make = make or FakeContainer
+        image = SimpleNamespace(
+            short_id="sha256:0123456789", attrs={"Config": {"Env": ["MEDTL_GIT_SHA=abc123", "PATH=/x"]}}
+        )
+        self.images = SimpleNamespace(get=self._get_image)
+        self._image = image
+        self.containers = SimpleNamespace(list=lambda **kw: [], create=self._create)
+
+    def _get_image(self, name: str):
+        if not self.has_image:
+            raise docker.errors.ImageNotFound(name)
+        return self._image
+
+    def _create(self, **kwargs):
+        self.created.append(kwargs)
+        return self.make()
+
+
+@pytest.fixture
+def cell(tmp_path):
+    path = tmp_path / "tiny.yaml"
+    path.write_text(MATRIX)
+    return load_matrix(str(path), SuiteCatalog()).cells[0]
+
+
+def launcher(tmp_path: Path, client: FakeClient, **settings) -> DockerLauncher:
+    data = tmp_path / "data"
+    data.mkdir(exist_ok=True)
+    s = DockerSettings(**{"gpus": "none", "data": str(data), **settings})
+    return DockerLauncher(s, tmp_path / "results" / "tiny", "tiny", client=client)
+
+
+def test_each_container_is_isolated_limited_and_sees_host_paths_unchanged(tmp_path, cell, monkeypatch):
+    monkeypatch.setenv("MEDTL_GIT_SHA", "host-sha")  # the image's own version must win
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)  # then --cpus sets the container's thread count
+    client = FakeClient()
+    la = launcher(tmp_path, client, gpus="0,1", memory="2g", cpus=2)
+    spec = tmp_path / "results" / "tiny" / "work" / cell.slug / "cell.json"
+    args = la.create_args(cell, spec, "1")
+    assert args["network_mode"] == "none" and args["read_only"] and args["command"] == [str(spec)]
+    assert args["entrypoint"] == ["python", "-m", "suite.runner.worker"]
+    assert args["user"] == f"{os.getuid()}:{os.getgid()}"
+    assert args["mem_limit"] == args["memswap_limit"] == 2 * 1024**3 and args["nano_cpus"] == 2 * 10**9
+    (request,) = args["device_requests"]
+    assert request["DeviceIDs"] == ["1"] and request["Capabilities"] == [["gpu"]]
+    root = str((tmp_path / "results" / "tiny").resolve())
+    assert args["volumes"][root] == {"bind": root, "mode": "rw"}  # spec paths work unchanged inside
+    assert args["volumes"][str((tmp_path / "data").resolve())] == {"bind": "/data", "mode": "ro"}
+    lock = args["environment"]["MEDTL_LOCK"]
+    assert args["volumes"][lock] == {"bind": lock, "mode": "ro"}
+    env = args["environment"]
+    assert env["MEDTL_DATA"] == "/data" and env["OMP_NUM_THREADS"] == "2" and "MEDTL_GIT_SHA" not in env
+    assert args["labels"]["medtl-bench.cell"] == cell.id
+    assert la.environment() == {
+        "executor": "docker",
+        "image": "medtl-bench:latest (sha256:0123456789)",
+        "git_sha": "abc123",
+        "git_dirty": False,
+    }
+
+
+def test_every_gpu_gets_one_cell_before_any_gets_two():
+    pool = GpuPool(["0", "1", "2"])
+    first = [pool.acquire() for _ in range(3)]
+    assert sorted(first) == ["0", "1", "2"]
+    pool.release("1")
+    assert pool.acquire() == "1"
+    assert GpuPool([]).acquire() is None
+
+
+def test_logs_stream_into_the_cell_log_and_oom_is_named(tmp_path, cell):
+    made: list[FakeContainer] = []
+    client = FakeClient(make=lambda: made.append(FakeContainer(137, True, b"epoch 1\n")) or made[-1])
+    la = launcher(tmp_path, client, memory="512m")
+    log = tmp_path / "log.txt"
+    handle = la.start(cell, tmp_path / "cell.json", log)
+    handle.thread.join(5)
+    assert handle.poll() == 137 and made[0].started and made[0].removed
+    assert handle.describe_exit(137).startswith("out of memory") and "512m" in handle.describe_exit(137)
+    assert "epoch 1" in log.read_text() and "on the CPU" in log.read_text()
+    assert la.pool.busy == {}
+
+
+def test_a_container_that_cannot_start_is_a_failure_with_the_engine_message(tmp_path, cell):
+    def refuse():
+        raise docker.errors.APIError("could not select device driver with capabilities: [[gpu]]")
+
+    la = launcher(tmp_path, FakeClient(make=refuse), gpus="0")
+    handle = la.start(cell, tmp_path / "cell.json", tmp_path / "log.txt")
+    handle.thread.join(5)
+    assert handle.poll() == 125
+    assert "could not select device driver" in handle.describe_exit(125)
+    assert la.pool.busy["0"] == 0
+
+
+def test_signals_and_a_missing_image_read_as_sentences(tmp_path, cell):
+    la = launcher(tmp_path, FakeClient(make=lambda: FakeContainer(139)))
+    handle = la.start(cell, tmp_path / "cell.json", tmp_path / "log.txt")
+    handle.thread.join(5)
+    assert handle.describe_exit(handle.poll()) == "container killed by SIGSEGV"
+    with pytest.raises(UserError, match=r"make docker-build IMAGE=medtl-bench:latest"):
+        launcher(tmp_path, FakeClient(has_image=False))
