@@ -26,6 +26,7 @@ from tqdm import tqdm
 from suite.data.images import Geometry, ImageError, MemberReader, read_file
 from suite.errors import UserError
 from suite.paths import cache_dir
+from suite.processes import pid_alive
 
 CACHE_FORMAT = 2
 _CHUNK = 512
@@ -123,21 +124,11 @@ def _complete(final: Path, meta: Path, key: str, shape: tuple[int, ...]) -> dict
     return info if info.get("key") == key and images.shape == shape else None
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _tidy(folder: Path, request: CacheRequest) -> None:
     """Remove partial files of dead builders, and finished caches of this dataset and geometry for old content."""
     for partial in folder.glob(f"{request.name}-*.partial.*"):
         pid = partial.name.split(".")[-3]
-        if pid.isdigit() and not _pid_alive(int(pid)):
+        if pid.isdigit() and not pid_alive(int(pid)):
             partial.unlink(missing_ok=True)
     for meta in folder.glob(f"{request.name}-*.json"):
         with contextlib.suppress(OSError, ValueError, KeyError):

@@ -27,6 +27,7 @@ from suite.errors import UserError
 from suite.matrix import Cell
 from suite.matrix.executor import DockerSettings, parse_size
 from suite.paths import cache_dir, data_root
+from suite.processes import pid_alive
 
 LABEL = "medtl-bench"  # every container: medtl-bench.driver=<host>:<pid>, .cell=<id>, .matrix=<name>
 DATA_MOUNT = "/data"
@@ -84,23 +85,13 @@ class GpuPool:
                 self.busy[gpu] -= 1
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def reap_orphans(client) -> int:
     """Remove containers left by a driver on this host that died without cleaning up (kill -9)."""
     host, removed = socket.gethostname(), 0
     for container in client.containers.list(all=True, filters={"label": f"{LABEL}.driver"}):
         owner = container.labels.get(f"{LABEL}.driver", "")
         owner_host, _, pid = owner.rpartition(":")
-        if owner_host == host and pid.isdigit() and not _pid_alive(int(pid)):
+        if owner_host == host and pid.isdigit() and not pid_alive(int(pid)):
             with contextlib.suppress(Exception):
                 container.remove(force=True)
                 removed += 1
