@@ -65,7 +65,7 @@ def test_a_crash_mid_write_never_leaves_a_complete_cache(vessels, monkeypatch):
         decoded_images(request, root, paths, members)
     assert not final.exists() and any(".partial." in f for f in _files())
     monkeypatch.setattr(cache, "read_file", read_file)
-    monkeypatch.setattr(cache, "_pid_alive", lambda pid: False)  # the crashed builder is gone
+    monkeypatch.setattr(cache, "pid_alive", lambda pid: False)  # the crashed builder is gone
     built = decoded_images(request, root, paths, members)
     assert final.exists() and not any(".partial." in f for f in _files())
     expected = np.stack([read_file(root / p, request.geometry) for p in paths[:5]])
