@@ -83,5 +83,5 @@ test-docker: $(STAMP)
 	PYTHON=$(BIN)/python PIP_CA="$(PIP_CA)" scripts/test-docker.sh
 
 clean:
-	rm -rf .work .cache .pytest_cache .ruff_cache .hypothesis
+	rm -rf .cache .pytest_cache .ruff_cache .hypothesis
 	find . -name __pycache__ -type d -prune -not -path "./$(VENV)/*" -exec rm -rf {} +

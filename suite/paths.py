@@ -16,7 +16,3 @@ def data_root() -> Path:
     """Real datasets, read-only: `$MEDTL_DATA` (default ./data); a lock entry's `root` is relative to it."""
     return Path(os.environ.get("MEDTL_DATA", "data"))
 
-
-def work_dir() -> Path:
-    """Checkpoints, logs and cell specs: `$MEDTL_WORK` (default ./.work, git-ignored)."""
-    return Path(os.environ.get("MEDTL_WORK", ".work"))

@@ -32,11 +32,10 @@ def write_tiny_lock(path: Path) -> None:
 
 @pytest.fixture(scope="session", autouse=True)
 def tiny_world(tmp_path_factory) -> Path:
-    """MEDTL_CACHE / MEDTL_LOCK / MEDTL_WORK point into a temp folder; the tiny datasets are generated and locked."""
+    """MEDTL_CACHE and MEDTL_LOCK point into a temp folder; the tiny datasets are generated and locked."""
     root = tmp_path_factory.mktemp("medtl")
     os.environ["MEDTL_CACHE"] = str(root / "cache")
     os.environ["MEDTL_LOCK"] = str(root / "datasets.lock")
-    os.environ["MEDTL_WORK"] = str(root / "work")
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     write_tiny_lock(root / "datasets.lock")
     from suite.data import commands

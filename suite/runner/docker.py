@@ -33,7 +33,7 @@ LABEL = "medtl-bench"  # every container: medtl-bench.driver=<host>:<pid>, .cell
 DATA_MOUNT = "/data"
 # Host variables a cell may depend on; the path variables are set from the mounts instead.
 _PASS_PREFIXES = ("OMP_", "MKL_", "CUBLAS_", "CUDA_LAUNCH_BLOCKING", "PYTHONHASHSEED", "TORCH_DETERMINISTIC")
-_PASS_MEDTL_SKIP = {"MEDTL_CACHE", "MEDTL_LOCK", "MEDTL_DATA", "MEDTL_WORK", "MEDTL_PARENT_PID"}
+_PASS_MEDTL_SKIP = {"MEDTL_CACHE", "MEDTL_LOCK", "MEDTL_DATA", "MEDTL_PARENT_PID"}
 _PASS_MEDTL_SKIP |= {"MEDTL_GIT_SHA", "MEDTL_GIT_DIRTY", "MEDTL_IMAGE"}  # the image's own version wins
 
 
