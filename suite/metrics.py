@@ -196,17 +196,7 @@ def _single_label(task: str, y: np.ndarray, scores: np.ndarray, names: list[str]
         "kappa": kappa,
         "kappa_quadratic": kappa_q,
     }
-    per_class = {
-        name: {
-            "precision": float(p[i]),
-            "recall": float(r[i]),
-            "f1": float(f1[i]),
-            "support": int(support[i]),
-            "auroc": curves["auroc"][i],
-            "auprc": curves["auprc"][i],
-        }
-        for i, name in enumerate(names)
-    }
+    per_class = _per_class(names, p, r, f1, support, curves)
     return MetricReport(scalars, per_class, conf.tolist(), sorted(set(note)))
 
 
@@ -233,7 +223,16 @@ def _multilabel(y: np.ndarray, scores: np.ndarray, names: list[str], threshold: 
         "auprc": auprc,
         "map": auprc,
     }
-    per_class = {
+    per_class = _per_class(
+        names, p, r, f1, support, curves, accuracy=[float(a) for a in label_acc], balanced_accuracy=balanced
+    )
+    conf = skm.multilabel_confusion_matrix(y, pred).tolist()
+    return MetricReport(scalars, per_class, conf, sorted(set(note)))
+
+
+def _per_class(names, p, r, f1, support, curves, **extra: list[float]) -> dict[str, dict[str, float]]:
+    """One dict per class: precision, recall, F1, support, AUROC, AUPRC, and any `extra` per-class lists."""
+    return {
         name: {
             "precision": float(p[i]),
             "recall": float(r[i]),
@@ -241,13 +240,10 @@ def _multilabel(y: np.ndarray, scores: np.ndarray, names: list[str], threshold: 
             "support": int(support[i]),
             "auroc": curves["auroc"][i],
             "auprc": curves["auprc"][i],
-            "accuracy": float(label_acc[i]),
-            "balanced_accuracy": balanced[i],
+            **{key: values[i] for key, values in extra.items()},
         }
         for i, name in enumerate(names)
     }
-    conf = skm.multilabel_confusion_matrix(y, pred).tolist()
-    return MetricReport(scalars, per_class, conf, sorted(set(note)))
 
 
 def compute_metrics(
