@@ -7,6 +7,7 @@ Golden files live in tests/golden/; after an intended format change, regenerate 
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -218,6 +219,48 @@ def test_efficiency_layout(main_board):
     assert "P (M) ↓ | Trainable (M) ↓ | MACs (G, fvcore) ↓ | T (ms, batch 1, cpu, 2 threads) ↓" in section
     ttl1 = next(ln for ln in section.splitlines() if "| TTL-1 (block2)" in ln and "resnet50" in ln)
     assert "| 1.5 " in ttl1 and "| 0.263 " in ttl1  # P (M) and MACs of the chosen block2 cut
+
+
+def _latency_file(path: Path, entries: list[dict]) -> None:
+    """A minimal latency.json as `make bench-latency` writes it (suite/profiling/benchfile.py)."""
+    benchmarks = [
+        {"extra_info": {"device": "cpu", "threads": 2, "num_classes": 2, "batch_size": 1, **e}}
+        for e in entries
+    ]
+    path.write_text(json.dumps({"medtl": {"format": 1}, "benchmarks": benchmarks}))
+
+
+def test_latency_benchmark_is_merged_into_the_efficiency_table(tmp_path):
+    matrix, paths = build(tmp_path, MAIN, main_spec)
+    _latency_file(
+        paths.root / "latency.json",
+        [
+            {"architecture": "resnet50", "image_size": 224, "strategy": None, "median_ms": 41.234},
+            {"architecture": "resnet50", "image_size": 224, "strategy": "ttl@block2", "median_ms": 7.5},
+            {
+                "architecture": "resnet50",
+                "image_size": 224,
+                "strategy": None,
+                "median_ms": 99.0,
+                "batch_size": 32,
+            },
+        ],
+    )
+    board = write_report(matrix, paths).path.read_text()
+    section = re.sub(r" +", " ", board[board.index("### Efficiency") : board.index("## Best per dataset")])
+    assert "| T bench (ms, batch 1, cpu, 2 threads) ↓ |" in section
+    row = next(ln for ln in section.splitlines() if ln.startswith("| resnet50 | FT"))
+    assert row.rstrip().endswith("| 41.23 |")  # batch 1, not the batch-32 entry; no SE for one measurement
+    ttl1 = next(ln for ln in section.splitlines() if "| TTL-1 (block2)" in ln and "resnet50" in ln)
+    assert ttl1.rstrip().endswith("| **7.50** |")  # the truncated network's own benchmark, the fastest
+    lp = next(ln for ln in section.splitlines() if ln.startswith("| resnet50 | LP "))
+    assert lp.rstrip().endswith("| 41.23 |")  # LP only freezes: the same network as FT
+    dense = next(ln for ln in section.splitlines() if ln.startswith("| densenet121 | FT"))
+    assert dense.rstrip().endswith("| — |")  # not benchmarked
+
+
+def test_no_latency_file_no_bench_column(main_board):
+    assert "T bench" not in main_board[3]
 
 
 def test_fang_markers_and_per_class(fang_board):

@@ -5,13 +5,14 @@ The file is pytest-benchmark's JSON (`machine_info`, `commit_info`, `datetime`, 
 `medtl` block (`format`, `matrix`, `environment`). Each entry of `benchmarks` has pytest-benchmark's `stats` in
 seconds and, in `extra_info`, the suite's keys: architecture, timm, image_size, num_classes, strategy (null when
 the strategy leaves the network as built), batch_size, device, dtype, threads, channels_last, params_total,
-median_ms, iqr_ms, n. `latency_rows` flattens it for the report.
+median_ms, iqr_ms, n. `latency_rows` flattens it; `BatchOneLatency` is what the efficiency table reads.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ class Target:
         return f"{self.architecture}-{self.image_size}px-{self.num_classes}cls{strategy}{params}"
 
 
-def _reshapes(strategy_name: str) -> bool:
+def reshapes(strategy_name: str) -> bool:
     """True when the strategy's `prepare_model` changes the network (truncation, halving, adapters)."""
     from suite.strategies import STRATEGIES, Strategy
 
@@ -51,7 +52,7 @@ def latency_targets(cells) -> list[Target]:
         c = cell.config
         s = c["strategy"]
         strategy, params = None, "{}"
-        if _reshapes(s["name"]):
+        if reshapes(s["name"]):
             strategy = s["name"] + (f"@{s['variant']}" if s["variant"] else "")
             params = json.dumps(s["params"], sort_keys=True)
         target = Target(
@@ -72,3 +73,40 @@ def latency_rows(path: Path) -> list[dict[str, Any]]:
     if fmt != FORMAT:
         raise ValueError(f"{path}: latency file format {fmt!r}, expected {FORMAT} (rerun make bench-latency)")
     return [dict(bench["extra_info"]) for bench in data["benchmarks"]]
+
+
+@dataclass
+class BatchOneLatency:
+    """Batch-1 medians (ms) from a matrix's latency.json, by (architecture, image size, classes, strategy or None)."""
+
+    device: str = ""
+    median_ms: dict[tuple[str, int, int, str | None], float] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, path: Path) -> BatchOneLatency:
+        """Empty when the file does not exist (`make bench-latency` was not run)."""
+        if not Path(path).is_file():
+            return cls()
+        rows = [r for r in latency_rows(path) if r.get("batch_size") == 1]
+        devices = sorted(
+            {f"{r['device']}, {r['threads']} threads" if r.get("threads") else r["device"] for r in rows}
+        )
+        found = cls("; ".join(devices))
+        for r in rows:
+            key = (r["architecture"], int(r["image_size"]), int(r["num_classes"]), r.get("strategy"))
+            found.median_ms[key] = float(r["median_ms"])
+        return found
+
+    def lookup(
+        self, architecture: str, image_size: int, num_classes: int | None, strategy: str | None
+    ) -> float:
+        """The benchmark's median for this network; NaN when it was not benchmarked. With `num_classes` unknown,
+        a network benchmarked at one head size only still matches."""
+        if num_classes is not None:
+            return self.median_ms.get((architecture, image_size, num_classes, strategy), math.nan)
+        hits = [
+            v
+            for (a, s, _, st), v in self.median_ms.items()
+            if (a, s, st) == (architecture, image_size, strategy)
+        ]
+        return hits[0] if len(hits) == 1 else math.nan

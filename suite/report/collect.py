@@ -56,6 +56,7 @@ def _key(config: dict[str, Any]) -> dict[str, Any]:
         "variant": strategy.get("variant") or "",
         "sweep": sweep_label(config),
         "seed": int(config["seed"]),
+        "image_size": int(config["train"]["image_size"]),
         "parent": config["source"].get("parent", ""),
         "metrics": tuple(config["dataset"]["metrics"]),
     }

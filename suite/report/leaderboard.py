@@ -14,6 +14,7 @@ import pandas as pd
 
 from suite.errors import UserError, did_you_mean
 from suite.matrix import LoadedMatrix
+from suite.profiling.benchfile import BatchOneLatency
 from suite.report import plots
 from suite.report.collect import KEY, Collected, collect, collect_folder
 from suite.report.compare import compare, regression_section
@@ -74,6 +75,7 @@ class Builder:
         self.rows = select(self.frame, self.config)
         self.plots: list[Path] = []
         self.parents = {p for p in self.frame.get("parent", []) if p}
+        self.bench = BatchOneLatency.read(paths.root / "latency.json")
 
     def dataset_rows(self) -> dict[str, tuple[list[Row], list[str]]]:
         datasets = dict.fromkeys(self.frame["dataset"]) if not self.frame.empty else {}
@@ -111,7 +113,8 @@ class Builder:
                 )
             )
         if "efficiency" in tables:
-            lines += ["### Efficiency (Peng layout)", "", *efficiency_table(rows, metrics, self.config)]
+            lines += ["### Efficiency (Peng layout)", ""]
+            lines += efficiency_table(rows, metrics, self.config, self.bench)
         if "per_class" in tables:
             lines += ["### Per class (Fang layout)", ""]
             lines += per_class_table(rows, self.collected.results, self.parents, self.config)

@@ -2,17 +2,21 @@
 
 P is the parameter count of the model as the strategy left it (TTL and TF shrink it), MACs come from the named
 counter (`report.macs_counter`), T is the batch-1 median latency, with its device in the header. A trainable-
-parameter column is added (LP and LoRA train a small share of P). Bold: the best of each column in the table.
+parameter column is added (LP and LoRA train a small share of P). When `make bench-latency` wrote the matrix's
+latency.json, its pytest-benchmark median is a further column: one quiet, dedicated measurement per network, where
+T comes from each training run's own process. Bold: the best of each column in the table.
 """
 
 from __future__ import annotations
 
 import math
 
+from suite.errors import UserError
+from suite.profiling.benchfile import BatchOneLatency, reshapes
 from suite.report.config import ReportConfig
 from suite.report.naming import arrow, higher_is_better, metric_label, source_label
 from suite.report.select import Row
-from suite.report.stats import Stat
+from suite.report.stats import Stat, mean_se
 from suite.report.tables.davila import decimals_of, factor_of
 from suite.report.tables.format import EMPTY, Notes, emphasise, fmt_stat, markdown, ordered, winners
 
@@ -35,16 +39,34 @@ def _device(rows: list[Row]) -> tuple[str, bool]:
     return ("device per row" if found else "not measured"), False
 
 
-def efficiency_table(rows: list[Row], metrics: list[str], config: ReportConfig) -> list[str]:
+def _bench_stat(row: Row, bench: BatchOneLatency) -> Stat:
+    """The latency benchmark's median for the network this row trained (a strategy counts if it reshapes it)."""
+    cells = row.ok if row.n_ok else row.cells
+    strategy = str(cells["strategy"].iloc[0]) if reshapes(row.base) else None
+    try:  # a report must render without the dataset's lock entry; then the match ignores the head size
+        from suite.data.lock import lock_entry
+
+        num_classes: int | None = lock_entry(row.dataset).num_classes
+    except (UserError, OSError):
+        num_classes = None
+    median = bench.lookup(row.architecture, int(cells["image_size"].iloc[0]), num_classes, strategy)
+    return mean_se([] if math.isnan(median) else [median])  # not benchmarked: an empty cell, not "n/a"
+
+
+def efficiency_table(
+    rows: list[Row], metrics: list[str], config: ReportConfig, bench: BatchOneLatency | None = None
+) -> list[str]:
     decimals = decimals_of(config)
     counter = config.macs_counter
     device, uniform = _device(rows)
+    bench = bench if bench and bench.median_ms else None
     columns = [
         *[(m, metric_label(m) + f" {arrow(m)}") for m in metrics],
         ("params_total", "P (M) ↓"),
         ("params_trainable", "Trainable (M) ↓"),
         (f"macs_{counter}", f"MACs (G, {counter}) ↓"),
         ("latency_ms", f"T (ms, batch 1, {device}) ↓"),
+        *([("bench_ms", f"T bench (ms, batch 1, {bench.device}) ↓")] if bench else []),
     ]
     multi_source = len({r.source for r in rows}) > 1
     order = sorted(
@@ -53,7 +75,10 @@ def efficiency_table(rows: list[Row], metrics: list[str], config: ReportConfig) 
     stats: dict[tuple[int, str], Stat] = {}
     for i, row in enumerate(order):
         for key, _ in columns:
-            stats[(i, key)] = row.metric(key) if key in metrics else row.stat(key)
+            if key == "bench_ms":
+                stats[(i, key)] = _bench_stat(row, bench)
+            else:
+                stats[(i, key)] = row.metric(key) if key in metrics else row.stat(key)
     best = set()
     for key, _ in columns:
         higher = key in metrics and higher_is_better(key)
@@ -73,7 +98,12 @@ def efficiency_table(rows: list[Row], metrics: list[str], config: ReportConfig) 
     headers = ["Architecture"] + (["Source"] if multi_source else []) + ["Method"] + [h for _, h in columns]
     lines = [
         f"Mean over seeds (metrics with SE). MACs counted by {counter} at the recorded input size; "
-        "T is the median batch-1 latency of each run, averaged over seeds.",
+        "T is the median batch-1 latency of each run, averaged over seeds"
+        + (
+            "; T bench is `make bench-latency`'s median for the same network (latency.json)."
+            if bench
+            else "."
+        ),
         "",
         markdown(headers, body),
         "",
@@ -89,7 +119,9 @@ def efficiency_table(rows: list[Row], metrics: list[str], config: ReportConfig) 
 def _value(stat: Stat, key: str, config: ReportConfig) -> float:
     if key.startswith("params"):
         return stat.mean / 1e6
-    return stat.mean * factor_of(key, config) if not key.startswith(("macs", "latency")) else stat.mean
+    return (
+        stat.mean * factor_of(key, config) if not key.startswith(("macs", "latency", "bench")) else stat.mean
+    )
 
 
 def _shown(stat: Stat, key: str, config: ReportConfig) -> float:
@@ -97,7 +129,7 @@ def _shown(stat: Stat, key: str, config: ReportConfig) -> float:
     value = _value(stat, key, config)
     if math.isnan(value) or key.startswith(("params", "macs")):
         return value if math.isnan(value) else float(_sig(value))
-    return round(value, 2) if key == "latency_ms" else value
+    return round(value, 2) if key in ("latency_ms", "bench_ms") else value
 
 
 def _text(
@@ -109,4 +141,6 @@ def _text(
         text = fmt_stat(stat, 2)
         devices = sorted({d for d in row.ok.get("latency_device", []) if d})
         return text + (f" [{', '.join(devices)}]" if devices and not uniform else "")
+    if key == "bench_ms":
+        return fmt_stat(stat, 2, se=False)
     return _sig(_value(stat, key, config))
