@@ -6,6 +6,7 @@
 #                                                                          → results/<matrix>/latency.json
 #   make latency-cv [ARCH=resnet18 SIZE=224 REPEATS=5]                      repeat `profile`, print the CV of batch-1 latency
 #   make bench-data-cache                                                 decoded-image cache vs decoding each epoch
+#   make bench-generators                                                 img/s of the embedded datasets' generators
 #   make lint | make clean
 #   make docker-build [IMAGE=medtl-bench:latest] [BASE_IMAGE=...] [PIP_CA=ca.crt]  the GPU image (Dockerfile)
 #   make test-docker                                                       docker executor against a real engine
@@ -28,7 +29,7 @@ COMPARE ?=
 export MEDTL_CACHE ?= $(CURDIR)/.cache
 export PYTHONHASHSEED ?= 0
 
-.PHONY: bench bench-data-cache report test test-slow lint format clean setup bench-latency latency-cv docker-build docker-base test-docker
+.PHONY: bench bench-data-cache bench-generators report test test-slow lint format clean setup bench-latency latency-cv docker-build docker-base test-docker
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,6 +45,9 @@ bench: $(STAMP)
 
 bench-data-cache: $(STAMP)
 	$(BIN)/python benchmarks/data_cache.py
+
+bench-generators: $(STAMP)
+	$(BIN)/python benchmarks/generators.py
 
 report: $(STAMP)
 	$(BIN)/medtl-bench report $(MATRIX) --results $(RESULTS) $(if $(COMPARE),--compare $(COMPARE))
