@@ -25,7 +25,7 @@ ALL_TABLES: tuple[TableName, ...] = (
     "per_class",
     "roc",
 )
-VariantMode = Literal["search", "best", "each"]
+VariantMode = Literal["search", "best", "each", "each+best"]
 
 
 class _Strict(BaseModel):
@@ -79,8 +79,9 @@ class ReportConfig(_Strict):
     )
     variants: dict[str, VariantMode] = Field(
         {},
-        description="per strategy: search (-1/-2 rows), best (one row), each (one row per variant); "
-        "default: search for block/layer variants, each for steps, best otherwise",
+        description="per strategy: search (-1/-2 rows), best (one row), each (one row per variant), each+best "
+        "(one row per variant and one for the variant validation picks); default: search for block/layer "
+        "variants, each+best for steps, best otherwise",
     )
     sweeps: Literal["best", "each"] = Field(
         "best", description="pick one sweep point on validation, or show all"

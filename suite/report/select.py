@@ -9,7 +9,9 @@ Rules (the README documents them too):
   candidate's test mean (SE) over its seeds. One choice per architecture, never per seed.
 - `search` (Peng's TTL/TF/LWFT): `-1` chooses among the block-level variants (`block3`); `-2` chooses among the
   best block and the layer-level variants (`layer3.2`) in the two blocks next to that block boundary, blocks b and
-  b+1. `best`: one row over all variants. `each`: one row per variant (Fang's SWFT steps).
+  b+1. `best`: one row over all variants. `each`: one row per variant. `each+best` (the default for steps): one row
+  per variant, as Fang's tables show SWFT's steps, and one more, `SWFT (val)`, for the step validation picks, which
+  is the number to compare with other strategies (picking the best step on test would flatter SWFT).
 - Sweep points (`sweep: {lr: [...]}`) are chosen the same way (`report.sweeps: best`) or shown as rows (`each`).
 """
 
@@ -126,7 +128,7 @@ def variant_mode(base: str, variants: list[str], config: ReportConfig) -> Varian
     if any(block_of(v) is not None or layer_of(v) is not None for v in named):
         return "search"
     if named and all(is_step(v) for v in named):
-        return "each"
+        return "each+best"
     return "best"
 
 
@@ -167,6 +169,12 @@ def _units(base: str, cands: list[Candidate], mode: VariantMode, metric: str) ->
         return [Unit(f"{name} {variant_text(v)}" if v else name, cs, False) for v, cs in by_variant.items()]
     if mode == "best":
         return [Unit(name, cands, True)]
+    if mode == "each+best":
+        each = _units(base, cands, "each", metric)
+        if len(each) < 2:
+            return each
+        orders = [float(c.cells["order"].min()) for c in cands]
+        return [*each, Unit(f"{name} (val)", cands, True, max(orders) - min(orders) + 0.5)]
     blocks = [c for c in cands if block_of(c.variant) is not None]
     layers = [c for c in cands if layer_of(c.variant) is not None]
     others = [c for c in cands if c not in blocks and c not in layers]
