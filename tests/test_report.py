@@ -266,6 +266,31 @@ def test_no_latency_file_no_bench_column(main_board):
     assert "T bench" not in main_board[3]
 
 
+PARAMS_MATRIX = """
+name: params
+datasets: [synthetic-vessels]
+architectures: [resnet18]
+seeds: 3
+strategies: [ft, l2-sp, {name: l2-sp, params: {alpha: 0.5}}]
+report:
+  tables: [davila, significance]
+"""
+
+
+def test_cells_differing_only_in_strategy_params_are_separate_rows(tmp_path):
+    def spec(cell):
+        alpha = cell.config["strategy"]["params"].get("alpha")
+        acc = {"ft": 0.80, "l2-sp": 0.90}[cell.key["strategy"]] - (0.20 if alpha == 0.5 else 0.0)
+        return {"val": acc + 0.01 * cell.key["seed"], "test": acc + 0.01 * cell.key["seed"]}
+
+    matrix, paths = build(tmp_path, PARAMS_MATRIX, spec)
+    board = write_report(matrix, paths).path.read_text()
+    results = board[board.index("### Results") : board.index("## Significance")]
+    assert table_row(results, "L2-SP")[1] == "**<u>91.00 (0.58)</u>**"  # the default α only
+    assert table_row(results, "L2-SP [alpha=0.5]")[1] == "71.00 (0.58)"  # the ablation, not averaged in
+    assert "L2-SP [alpha=0.5]" in board[board.index("## Significance") :]
+
+
 def test_fang_markers_and_per_class(fang_board):
     board = fang_board[3]
     vessels = board[board.index("## synthetic-vessels") : board.index("## synthetic-fundus")]

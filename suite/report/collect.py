@@ -17,7 +17,7 @@ from suite.matrix import Cell
 from suite.results import CellResult, load_results, read_result
 from suite.runner.state import RunPaths
 
-KEY = ["dataset", "architecture", "source", "strategy", "sweep", "seed"]
+KEY = ["dataset", "architecture", "source", "strategy", "params", "sweep", "seed"]
 
 
 @dataclass
@@ -45,6 +45,12 @@ def sweep_label(config: dict[str, Any]) -> str:
     return ", ".join(f"{k}={format_value(v)}" for k, v in config.get("sweep", {}).items())
 
 
+def params_label(params: dict[str, Any]) -> str:
+    """A strategy's non-default parameters as the matrix set them (`pool=False`), '' with none: cells that differ
+    only here (Peng's no-pooling TTL ablation) are different rows, never averaged together."""
+    return ", ".join(f"{k}={format_value(v)}" for k, v in sorted(params.items()))
+
+
 def _key(config: dict[str, Any]) -> dict[str, Any]:
     strategy = config["strategy"]
     return {
@@ -54,6 +60,7 @@ def _key(config: dict[str, Any]) -> dict[str, Any]:
         "strategy": strategy["name"] + (f"@{strategy['variant']}" if strategy.get("variant") else ""),
         "base": strategy["name"],
         "variant": strategy.get("variant") or "",
+        "params": params_label(strategy.get("params") or {}),
         "sweep": sweep_label(config),
         "seed": int(config["seed"]),
         "image_size": int(config["train"]["image_size"]),

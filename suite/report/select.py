@@ -223,7 +223,9 @@ def select(frame: pd.DataFrame, config: ReportConfig) -> list[Row]:
     rows: list[Row] = []
     if frame.empty:
         return rows
-    keys = ["dataset", "source", "architecture", "base"]
+    keys = ["dataset", "source", "architecture", "base", "params"]
+    if "params" not in frame:  # result frames written before strategy parameters were a key
+        frame = frame.assign(params="")
     for key, group in frame.groupby(keys, sort=False):
         metric = config.select_on or dataset_metrics(frame, key[0], config)[0]
         split = report_split(frame, key[0])
@@ -237,5 +239,7 @@ def select(frame: pd.DataFrame, config: ReportConfig) -> list[Row]:
                     units.append(unit)
         else:
             units = _units(key[3], cands, mode, metric)
-        rows += [_row(key, unit, metric, split) for unit in units]
+        for unit in units:
+            unit.label = f"{unit.label} [{key[4]}]" if key[4] else unit.label
+        rows += [_row(key[:4], unit, metric, split) for unit in units]
     return sorted(rows, key=lambda r: r.order)
