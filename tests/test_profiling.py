@@ -99,8 +99,27 @@ class Probe(nn.Module):
 
 def test_time_calls_runs_warmup_then_timed_calls():
     calls = []
-    times = time_calls(lambda: calls.append(1), warmup=10, iterations=30)
-    assert len(calls) == 40 and len(times) == 30
+    times, warmed = time_calls(lambda: calls.append(1), warmup=10, iterations=30)
+    assert len(calls) == 40 and len(times) == 30 and warmed == 10
+
+
+def test_a_time_budget_cuts_warmup_and_timing_short_and_says_so():
+    def slow():
+        time.sleep(0.01)
+
+    times, warmed = time_calls(slow, warmup=10, iterations=30, max_seconds=0.02)
+    assert warmed == 1 and len(times) == 3  # the floor: one warm-up call and 3 timed ones
+    record, notes = measure_latency(
+        nn.Sequential(nn.Flatten(), nn.Linear(3 * 8 * 8, 2)),
+        8,
+        torch.device("cpu"),
+        batch_sizes=(1,),
+        warmup=10_000,
+        iterations=10_000,
+        max_seconds=0.05,
+    )
+    assert record["batch_1"]["warmup"] < 10_000 and record["batch_1"]["n"] < 10_000
+    assert notes and "warm-up" in notes[0] and "timed calls" in notes[0]
 
 
 def test_summary_is_median_and_iqr_in_ms():

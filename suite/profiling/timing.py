@@ -88,15 +88,19 @@ def forward_step(
 
 def time_calls(
     step: Callable[[], None], warmup: int, iterations: int, max_seconds: float | None = None
-) -> list[float]:
-    """Wall seconds of each of `iterations` calls after `warmup` untimed ones, with the garbage collector off.
+) -> tuple[list[float], int]:
+    """Wall seconds of each of `iterations` calls after `warmup` untimed ones, with the garbage collector off;
+    and how many warm-up calls ran.
 
     With a `max_seconds` budget (for slow CPU cells), warm-up stops once it has used a quarter of the budget
-    (after at least one call) and timing once it has used the whole budget (after at least 3 calls).
+    (after at least one call) and timing once it has used the whole budget (after at least 3 calls). Callers
+    record both counts, so a cut-short measurement is never mistaken for a full one.
     """
     start = time.perf_counter()
+    warmed = 0
     for _ in range(warmup):
         step()
+        warmed += 1
         if max_seconds and time.perf_counter() - start > max_seconds / 4:
             break
     times: list[float] = []
@@ -114,7 +118,7 @@ def time_calls(
     finally:
         if enabled:
             gc.enable()
-    return times
+    return times, warmed
 
 
 def summarise(seconds: Sequence[float]) -> dict[str, Any]:
@@ -136,7 +140,8 @@ def measure_latency(
     channels_last: bool = False,
     threads: int | None = None,
 ) -> tuple[dict[str, Any], list[str]]:
-    """Latency per batch size (`batch_<b>`: median and IQR in ms, n) with the conditions it was measured under.
+    """Latency per batch size (`batch_<b>`: median and IQR in ms, n timed, warm-up calls run) with the conditions it
+    was measured under (`warmup` is the number asked for).
 
     `amp` (bf16 autocast) and `channels_last` apply on CUDA only and are recorded as applied. Returns the record and
     warnings (a batch size whose timing stopped early at `max_seconds`).
@@ -147,13 +152,14 @@ def measure_latency(
     notes: list[str] = []
     with torch_threads(threads) as threads_used:
         for b in batch_sizes:
-            times = time_calls(
+            times, warmed = time_calls(
                 forward_step(net, b, image_size, device, amp, channels_last), warmup, iterations, max_seconds
             )
-            record[f"batch_{b}"] = summarise(times)
-            if len(times) < iterations:
+            record[f"batch_{b}"] = {**summarise(times), "warmup": warmed}
+            if len(times) < iterations or warmed < warmup:
                 notes.append(
-                    f"latency batch {b}: {len(times)} of {iterations} timed calls (max_seconds {max_seconds:g} reached)"
+                    f"latency batch {b}: {warmed} of {warmup} warm-up and {len(times)} of {iterations} timed calls "
+                    f"(max_seconds {max_seconds:g} reached)"
                 )
     header = {
         "device": device_name(device),
@@ -205,5 +211,5 @@ def measure_training(
             optimizer.zero_grad(set_to_none=True)
         sync(device)
 
-    times = time_calls(step, warmup, steps)
+    times, _ = time_calls(step, warmup, steps)
     return batch_size / float(np.median(times))
