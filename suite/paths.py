@@ -15,4 +15,3 @@ def cache_dir() -> Path:
 def data_root() -> Path:
     """Real datasets, read-only: `$MEDTL_DATA` (default ./data); a lock entry's `root` is relative to it."""
     return Path(os.environ.get("MEDTL_DATA", "data"))
-

@@ -305,7 +305,9 @@ def test_fang_markers_and_per_class(fang_board):
 def test_swft_steps_get_a_row_for_the_step_validation_picks(fang_board):
     board = fang_board[3]
     results = board[board.index("### Results") : board.index("### Per class")]
-    row = next(ln for ln in results.splitlines() if ln.startswith("| imagenet → synthetic-fundus | SWFT (val)"))
+    row = next(
+        ln for ln in results.splitlines() if ln.startswith("| imagenet → synthetic-fundus | SWFT (val)")
+    )
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[2] == "84.00 (1.00)"  # resnet18: step 2, chosen on validation, not step 3 (88.00 on test)
     assert cells[4] == "89.00 (1.00)"  # vgg19: step 3 is best on both
