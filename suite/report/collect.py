@@ -6,6 +6,7 @@ The matrix says which cells should exist; a result file counts only if its cell 
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,10 +46,10 @@ def sweep_label(config: dict[str, Any]) -> str:
     return ", ".join(f"{k}={format_value(v)}" for k, v in config.get("sweep", {}).items())
 
 
-def params_label(params: dict[str, Any]) -> str:
-    """A strategy's non-default parameters as the matrix set them (`pool=False`), '' with none: cells that differ
-    only here (Peng's no-pooling TTL ablation) are different rows, never averaged together."""
-    return ", ".join(f"{k}={format_value(v)}" for k, v in sorted(params.items()))
+def params_key(params: dict[str, Any]) -> str:
+    """A strategy's resolved parameters as canonical JSON: cells that differ only here (Peng's no-pooling TTL
+    ablation) are different rows, never averaged together (`suite.report.select` names what differs)."""
+    return json.dumps(params, sort_keys=True, default=str)
 
 
 def _key(config: dict[str, Any]) -> dict[str, Any]:
@@ -60,7 +61,7 @@ def _key(config: dict[str, Any]) -> dict[str, Any]:
         "strategy": strategy["name"] + (f"@{strategy['variant']}" if strategy.get("variant") else ""),
         "base": strategy["name"],
         "variant": strategy.get("variant") or "",
-        "params": params_label(strategy.get("params") or {}),
+        "params": params_key(strategy.get("params") or {}),
         "sweep": sweep_label(config),
         "seed": int(config["seed"]),
         "image_size": int(config["train"]["image_size"]),

@@ -17,11 +17,13 @@ Rules (the README documents them too):
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 
 import pandas as pd
 
+from suite.report.collect import format_value
 from suite.report.config import ReportConfig, VariantMode
 from suite.report.naming import block_of, higher_is_better, is_step, layer_of, strategy_label, variant_text
 from suite.report.stats import Stat, mean_se
@@ -223,10 +225,10 @@ def select(frame: pd.DataFrame, config: ReportConfig) -> list[Row]:
     rows: list[Row] = []
     if frame.empty:
         return rows
-    keys = ["dataset", "source", "architecture", "base", "params"]
+    keys = ["dataset", "source", "architecture", "base"]
     if "params" not in frame:  # result frames written before strategy parameters were a key
-        frame = frame.assign(params="")
-    for key, group in frame.groupby(keys, sort=False):
+        frame = frame.assign(params="{}")
+    for key, group in _by_params(frame.groupby(keys, sort=False)):
         metric = config.select_on or dataset_metrics(frame, key[0], config)[0]
         split = report_split(frame, key[0])
         mode = variant_mode(key[3], list(group["variant"]), config)
@@ -243,3 +245,20 @@ def select(frame: pd.DataFrame, config: ReportConfig) -> list[Row]:
             unit.label = f"{unit.label} [{key[4]}]" if key[4] else unit.label
         rows += [_row(key[:4], unit, metric, split) for unit in units]
     return sorted(rows, key=lambda r: r.order)
+
+
+def _by_params(groups) -> list[tuple[tuple, pd.DataFrame]]:
+    """Split each (dataset, source, architecture, strategy) group by the strategy's parameters when its cells do not
+    all share them, and name each part by the parameters that differ (`pool=False`); '' when nothing differs."""
+    out = []
+    for key, group in groups:
+        sets = {p: json.loads(p) for p in dict.fromkeys(group["params"])}
+        if len(sets) == 1:
+            out.append(((*key, ""), group))
+            continue
+        names = sorted({k for params in sets.values() for k in params})
+        differ = [k for k in names if len({format_value(p.get(k)) for p in sets.values()}) > 1]
+        for raw, params in sets.items():
+            label = ", ".join(f"{k}={format_value(params[k])}" for k in differ if k in params)
+            out.append(((*key, label), group[group["params"] == raw]))
+    return out
