@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 import yaml
@@ -238,3 +239,14 @@ def test_run_allow_unverified_reaches_the_cell(tmp_path, monkeypatch):
     (trained,) = load_results(results / "m" / "runs")
     assert trained.status == "ok" and trained.data["verified"] is False
     assert trained.cell_id == refused.cell_id  # a run option, not part of the cell's id
+
+
+def test_data_make_materialises_an_embedded_set_and_refuses_real_data(capsys):
+    """`medtl-bench data make` writes PNGs + index.csv once; a real dataset gets its access notes instead."""
+    assert main(["data", "make", "synthetic-vessels"]) == 0
+    root = capsys.readouterr().out.strip().split(": ", 1)[1]
+    index = (Path(root) / "index.csv").read_text().splitlines()
+    assert index[0].startswith("image_id,path,label,patient") and len(index) > 1
+    assert all((Path(root) / row.split(",")[1]).is_file() for row in index[1:])
+    assert main(["data", "make", "synthetic-vesels"]) == 2
+    assert "did you mean 'synthetic-vessels'" in capsys.readouterr().err

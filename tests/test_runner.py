@@ -125,6 +125,29 @@ def test_kill_9_of_the_driver_then_resume(tmp_path):
     assert len(final) == 4 and len({r.cell_id for r in final}) == 4 and all(r.status == "ok" for r in final)
 
 
+def test_ctrl_c_of_the_driver_stops_its_cells_and_keeps_what_finished(tmp_path):
+    """SIGINT (Ctrl-C) mid-cell: exit 130 with the resume hint, the running cell is stopped (no orphan, no result,
+    no temp file: it was not finished, so it is not 'failed' either), and the next run completes the matrix."""
+    matrix = write_matrix(tmp_path, epochs=4)
+    results = tmp_path / "results"
+    cmd = [sys.executable, "-m", "suite", "run", str(matrix), "--results", str(results), "--no-report"]
+    driver = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not list((results / "tiny" / "work").glob("*/progress.json")):
+        time.sleep(0.2)
+    assert driver.poll() is None, "the driver finished before it could be interrupted"
+    driver.send_signal(signal.SIGINT)
+    _, err = driver.communicate(timeout=60)
+    assert driver.returncode == 130 and "run the same command to resume" in err
+    time.sleep(1.0)
+    assert _workers_alive(str(results)) == []
+    assert not [p for p in runs(results) if p.name.endswith(".tmp")]
+    assert all(r.status == "ok" for r in load_results(results / "tiny" / "runs"))
+    assert subprocess.run(cmd, capture_output=True, timeout=600).returncode == 0
+    final = load_results(results / "tiny" / "runs")
+    assert len(final) == 4 and len({r.cell_id for r in final}) == 4
+
+
 def test_failures_are_recorded_and_the_matrix_goes_on(tmp_path, capsys):
     """A missing weight and a timeout each become a failed result with the reason; the other cells finish."""
     grids = """
