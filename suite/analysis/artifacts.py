@@ -94,7 +94,7 @@ def analysis_markdown(results_dir: str | Path, base: str | Path | None = None) -
         lines += [
             "### SVCCA truncation points (Peng et al. 2023, App. C.1)",
             "",
-            f"Overlap criterion: {criterion}",
+            f"Overlap criterion: {criterion}.",
             "",
             "| cell | cut points | first overlap with random | suggested TTL | figure |",
             "|---|---|---|---|---|",
