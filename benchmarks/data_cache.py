@@ -201,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch threads")
     p.add_argument("--repeats", type=int, default=3, help="loader measures per source (median)")
     p.add_argument("--ft-repeats", type=int, default=1, help="ft epochs per source, interleaved (median)")
-    p.add_argument("--out", type=Path, default=REPO / ".work" / "bench" / "data_cache.json")
+    p.add_argument("--out", type=Path, default=REPO / ".cache" / "bench" / "data_cache.json")
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="medtl-bench-cache-") as tmp:
         rows = [
