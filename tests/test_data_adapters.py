@@ -14,6 +14,7 @@ from suite.data.adapters import ADAPTERS, build_index
 from suite.data.cache import CacheRequest, decoded_images, rows_digest
 from suite.data.images import Geometry
 from suite.data.lock import DatasetsLock, LockEntry, lock_entry
+from suite.errors import UserError
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -126,3 +127,29 @@ def test_chexpert_uncertainty_policies(tmp_path, monkeypatch):
     assert len(ignored.index) == 4 and "3 image(s) with an uncertain label left out" in ignored.notes[0]
     assert len(index_with(views="frontal").index) == 6
     assert len(index_with(per_patient="first").index) == 6
+
+
+def test_medmnist_plus_reads_the_file_of_the_asked_size(tmp_path, monkeypatch):
+    """MedMNIST+ ships `<flag>_<size>.npz` (64, 128, 224 px) beside the 28 px `<flag>.npz`; `size` picks the file."""
+    root = tmp_path / "data"
+    root.mkdir()
+    expect = FIXTURES["medmnist"](root)
+    with np.load(root / "pathmnist.npz") as z:
+        big = {
+            k: (np.repeat(np.repeat(v, 3, axis=1), 3, axis=2)[:, :64, :64] if "images" in k else v)
+            for k, v in z.items()
+        }
+    np.savez_compressed(root / "pathmnist_64.npz", **big)
+    (root / "pathmnist.npz").unlink()
+    entry = _entry_dict("medmnist", expect, root)
+    entry["adapter"]["options"]["size"] = 64
+    lock = tmp_path / "datasets.lock"
+    lock.write_text(yaml.safe_dump({"version": 1, "datasets": {"fx": entry}}))
+    monkeypatch.setenv("MEDTL_LOCK", str(lock))
+    index = build_index(root, lock_entry("fx"), "fx").index
+    assert set(index["path"]) == {"pathmnist_64.npz"}
+    assert sorted(index["label"]) == sorted(expect.labels.values())
+    entry["adapter"]["options"]["size"] = 128  # not on disk: one line naming the file it looked for
+    lock.write_text(yaml.safe_dump({"version": 1, "datasets": {"fx": entry}}))
+    with pytest.raises(UserError, match=r"`pathmnist_128\.npz`"):
+        build_index(root, lock_entry("fx"), "fx")
