@@ -287,10 +287,8 @@ def test_cells_differing_only_in_strategy_params_are_separate_rows(tmp_path):
     board = write_report(matrix, paths).path.read_text()
     results = board[board.index("### Results") : board.index("## Significance")]
     rows = {r[0]: r[1] for r in (table_row(results, name) for name in ("L2-SP", "L2-SP [alpha=0.5]"))}
-    assert rows == {
-        "L2-SP": "**<u>91.00 (0.58)</u>**",  # the default α only (the fixture's cells carry no resolved defaults)
-        "L2-SP [alpha=0.5]": "71.00 (0.58)",  # the ablation, not averaged in
-    }
+    # L2-SP: the default α only (the fixture's cells carry no resolved defaults); [alpha=0.5]: the ablation alone
+    assert rows == {"L2-SP": "**<u>91.00 (0.58)</u>**", "L2-SP [alpha=0.5]": "71.00 (0.58)"}
     assert "| FT [" not in results  # strategies whose cells share their parameters keep their plain names
     assert "L2-SP [alpha=0.5]" in board[board.index("## Significance") :]
 
