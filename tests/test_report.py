@@ -113,20 +113,21 @@ def build(tmp_path: Path, text: str, spec, name: str = "m.yaml"):
     return matrix, paths
 
 
-@pytest.fixture(scope="module")
-def main_board(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("main")
-    matrix, paths = build(tmp, MAIN, main_spec)
+def make_board(tmp: Path, text: str, spec):
+    """(matrix, paths, report outcome, LEADERBOARD.md text) of a fixture matrix whose results `spec` writes."""
+    matrix, paths = build(tmp, text, spec)
     outcome = write_report(matrix, paths)
     return matrix, paths, outcome, outcome.path.read_text()
+
+
+@pytest.fixture(scope="module")
+def main_board(tmp_path_factory):
+    return make_board(tmp_path_factory.mktemp("main"), MAIN, main_spec)
 
 
 @pytest.fixture(scope="module")
 def fang_board(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("fang")
-    matrix, paths = build(tmp, FANG, fang_spec)
-    outcome = write_report(matrix, paths)
-    return matrix, paths, outcome, outcome.path.read_text()
+    return make_board(tmp_path_factory.mktemp("fang"), FANG, fang_spec)
 
 
 def check_golden(text: str, name: str) -> None:
@@ -283,8 +284,7 @@ def test_cells_differing_only_in_strategy_params_are_separate_rows(tmp_path):
         acc = {"ft": 0.80, "l2-sp": 0.90}[cell.key["strategy"]] - (0.20 if alpha == 0.5 else 0.0)
         return {"val": acc + 0.01 * cell.key["seed"], "test": acc + 0.01 * cell.key["seed"]}
 
-    matrix, paths = build(tmp_path, PARAMS_MATRIX, spec)
-    board = write_report(matrix, paths).path.read_text()
+    board = make_board(tmp_path, PARAMS_MATRIX, spec)[3]
     results = board[board.index("### Results") : board.index("## Significance")]
     rows = {r[0]: r[1] for r in (table_row(results, name) for name in ("L2-SP", "L2-SP [alpha=0.5]"))}
     # L2-SP: the default α only (the fixture's cells carry no resolved defaults); [alpha=0.5]: the ablation alone

