@@ -80,6 +80,7 @@ test-slow: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check suite tests benchmarks
 	$(BIN)/ruff format --check suite tests benchmarks
+	$(BIN)/lint-imports
 
 format: $(STAMP)
 	$(BIN)/ruff format suite tests benchmarks

@@ -42,7 +42,7 @@ def _setup(work: Path, size: int, count: int) -> str:
     lock.write_text(yaml.safe_dump({"version": 1, "datasets": {"synthetic-vessels": entry}}))
     os.environ["MEDTL_LOCK"] = str(lock)
     os.environ["MEDTL_CACHE"] = str(work / f"cache-{size}")
-    from suite.data.commands import lock as lock_dataset
+    from suite.commands.data import lock as lock_dataset
 
     lock_dataset("synthetic-vessels")
     return "synthetic-vessels"
@@ -102,7 +102,7 @@ def _ft_epoch(batches, size: int, threads: int) -> float:
     import torch
     import torch.nn.functional as F
 
-    from suite.train import Normalise
+    from suite.models.normalise import Normalise
 
     torch.manual_seed(0)
     torch.set_num_threads(threads)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
+from suite.analysis import MEDIUM_EFFECT
 from suite.errors import UserError
 
 
@@ -104,9 +106,7 @@ def _parser() -> argparse.ArgumentParser:
         "matrix"
     )
     _profile_parser(sub)
-    from suite.analysis.commands import add_parser as add_analyze_parser
-
-    add_analyze_parser(sub)
+    _analyze_parser(sub)
     return p
 
 
@@ -155,36 +155,96 @@ def _profile_parser(sub) -> None:
     )
 
 
+LAYERS_HELP = (
+    "blocks (every block but the stem and head; layer1..layer4 on ResNet), all (with the stem), or a comma list"
+    " of block names (block2) or module names (layer3)"
+)
+
+
+def _analyze_parser(sub) -> None:
+    """`analyze cam` and `analyze svcca`."""
+    analyze = sub.add_parser(
+        "analyze", help="class-activation maps and SVCCA truncation points of finished cells"
+    )
+    asub = analyze.add_subparsers(dest="action", required=True)
+    cam = asub.add_parser("cam", help="LayerCAM / Grad-CAM per block on test images (Fang et al.)")
+    cam.add_argument("results_dir", help="a matrix's results folder, e.g. results/cpu-two-step")
+    cam.add_argument(
+        "--cells",
+        nargs="+",
+        required=True,
+        metavar="CELL",
+        help="id, slug or 'key=value ...' each; two or more compare side by side",
+    )
+    cam.add_argument("--images", type=int, default=4, help="test images drawn with --seed, classes in turn")
+    cam.add_argument("--ids", help="comma-separated test image ids instead of a draw")
+    cam.add_argument("--seed", type=int, default=0)
+    cam.add_argument("--layers", default="blocks", help=LAYERS_HELP)
+    cam.add_argument("--method", choices=["layercam", "gradcam"], default="layercam")
+    cam.add_argument(
+        "--target", default="true", help="class each map explains: true (default), pred, or a name"
+    )
+    cam.add_argument("--out", type=Path, help="PNG path (default: RESULTS_DIR/analysis/cam/...)")
+    cam.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    sv = asub.add_parser("svcca", help="Peng's SVCCA truncation-point detection on a fine-tuned cell")
+    sv.add_argument("results_dir")
+    sv.add_argument("--cell", required=True, help="the fine-tuned (ft) cell: id, slug or 'key=value ...'")
+    sv.add_argument(
+        "--cutoffs",
+        choices=["blocks", "layers"],
+        default="blocks",
+        help="TTL's block cuts (blockK), or also its layer cuts inside stages (layerK.J, Peng's stage 2)",
+    )
+    sv.add_argument("--splits", default="val,test", help="held-out splits whose images are used")
+    sv.add_argument(
+        "--max-samples", type=int, default=5000, help="data points (image × position) per cut point"
+    )
+    sv.add_argument("--draws", type=int, default=10, help="random-baseline draws")
+    sv.add_argument("--baseline", choices=["gaussian", "shuffle"], default="gaussian")
+    sv.add_argument(
+        "--max-effect",
+        type=float,
+        default=MEDIUM_EFFECT,
+        help="overlap when A = P(real > random) is at most this",
+    )
+    sv.add_argument("--variance", type=float, default=0.99, help="variance kept by the PCA step")
+    sv.add_argument("--seed", type=int, default=0)
+    sv.add_argument("--emit-ttl", action="store_true", help="write the ttl@<cut point> matrix, ready to run")
+    sv.add_argument("--out", type=Path, help="folder (default: RESULTS_DIR/analysis/svcca)")
+    sv.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+
+
 def _dispatch(args: argparse.Namespace) -> int:
+    """Import only the verb's module: `list` and `report` never load torch."""
     if args.command == "run":
-        from suite.commands import run_command
+        from suite.commands.run import run_command
 
         return run_command(args)
     if args.command == "report":
-        from suite.commands import report_command
+        from suite.commands.report import report_command
 
         return report_command(args)
     if args.command == "list":
-        from suite.commands import list_command
+        from suite.commands.listing import list_command
 
         print(list_command(args.what))
         return 0
     if args.command == "data":
-        from suite.data.commands import dispatch
+        from suite.commands.data import dispatch
 
         return dispatch(args)
     if args.command == "profile":
-        from suite.commands import profile_command
+        from suite.commands.profile import profile_command
 
         print(profile_command(args))
         return 0
     if args.command == "weights":
-        from suite.commands import fetch_weights
+        from suite.commands.weights import fetch_weights
 
         print(fetch_weights(args.matrix))
         return 0
     if args.command == "analyze":
-        from suite.analysis.commands import analyze_command
+        from suite.commands.analyze import analyze_command
 
         return analyze_command(args)
     raise AssertionError(args.command)

@@ -25,7 +25,12 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from sklearn import metrics as skm
+
+from suite.errors import UserError
+from suite.lazy import lazy_module
+from suite.registry import Registry
+
+skm = lazy_module("sklearn.metrics")  # imported on first computation: the report only reads names and labels
 
 TaskType = Literal["binary", "multiclass", "multilabel"]
 TASKS: tuple[TaskType, ...] = ("binary", "multiclass", "multilabel")
@@ -38,7 +43,8 @@ class MetricInfo:
     tasks: tuple[str, ...] = TASKS
 
 
-METRICS: dict[str, MetricInfo] = {
+METRICS: Registry[MetricInfo] = Registry("metric")
+for _name, _info in {
     "accuracy": MetricInfo("Acc"),
     "macro_accuracy": MetricInfo("mAcc"),
     "balanced_accuracy": MetricInfo("BAcc"),
@@ -52,7 +58,8 @@ METRICS: dict[str, MetricInfo] = {
     "kappa": MetricInfo("κ", tasks=("binary", "multiclass")),
     "kappa_quadratic": MetricInfo("κ_quad", tasks=("binary", "multiclass")),
     "loss": MetricInfo("Loss", higher_is_better=False),
-}
+}.items():
+    METRICS.add(_name, _info)
 
 
 @dataclass
@@ -70,14 +77,14 @@ def metrics_for_task(task: str) -> list[str]:
 
 def check_task_metrics(task: str, names: list[str], dataset: str) -> None:
     """A dataset's primary metrics must exist for its task type (e.g. no `map` on a binary task)."""
-    from suite.errors import UserError, did_you_mean
-
     for name in names:
-        if name not in METRICS:
-            raise UserError(f"dataset {dataset!r}: metric {did_you_mean(name, METRICS)}")
-        if task not in METRICS[name].tasks:
+        try:
+            info = METRICS.get(name)
+        except UserError as exc:
+            raise UserError(f"dataset {dataset!r}: {exc}") from None
+        if task not in info.tasks:
             raise UserError(
-                f"dataset {dataset!r} is {task}: metric {name!r} applies to {'/'.join(METRICS[name].tasks)}"
+                f"dataset {dataset!r} is {task}: metric {name!r} applies to {'/'.join(info.tasks)}"
                 f" tasks only; valid for {task}: {', '.join(metrics_for_task(task))}"
             )
 

@@ -40,6 +40,9 @@ class Registry(Generic[T]):
         except KeyError:
             raise UserError(f"{self.kind}: {did_you_mean(name, self._entries)}") from None
 
+    def __getitem__(self, name: str) -> T:
+        return self.get(name)
+
     def __contains__(self, name: object) -> bool:
         return name in self._entries
 

@@ -25,13 +25,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.modules.batchnorm import _BatchNorm
 from torchvision.transforms.v2 import functional as TF
 from tqdm import tqdm
 
 from suite.data.dataset import Split, TaskData
 from suite.matrix.schema import Augment, TrainConfig
 from suite.metrics import METRICS, MetricReport, compute_metrics
+from suite.models.normalise import Normalise
+from suite.models.trainable import apply_trainable, freeze_frozen_batchnorm
 from suite.strategies.base import Strategy, StrategyContext
 
 Progress = Callable[[int, int, dict[str, Any]], None]
@@ -69,18 +70,6 @@ def augment(x: torch.Tensor, cfg: Augment) -> torch.Tensor:
     return x
 
 
-class Normalise(nn.Module):
-    """uint8 batch → float, scaled and normalised with the weights' mean and std."""
-
-    def __init__(self, mean: tuple[float, ...], std: tuple[float, ...]) -> None:
-        super().__init__()
-        self.register_buffer("mean", torch.tensor(mean).view(1, -1, 1, 1) * 255.0)
-        self.register_buffer("std", torch.tensor(std).view(1, -1, 1, 1) * 255.0)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return (x.float() - self.mean) / self.std
-
-
 def _loss(task: str, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     if task == "multilabel":
         return F.binary_cross_entropy_with_logits(logits, targets.float())
@@ -113,23 +102,6 @@ def evaluate(model, norm, split: Split, data: TaskData, cfg: TrainConfig, device
     return report, (scores, targets)
 
 
-def apply_trainable(model: nn.Module, names: set[str] | None) -> int:
-    """Set requires_grad from the strategy's declaration; returns the number of trainable parameters."""
-    count = 0
-    for name, p in model.named_parameters():
-        p.requires_grad_(names is None or name in names)
-        count += p.numel() if p.requires_grad else 0
-    return count
-
-
-def freeze_frozen_batchnorm(model: nn.Module) -> None:
-    """Fully frozen BatchNorm layers stay in eval mode: frozen means their statistics do not move either."""
-    for m in model.modules():
-        params = list(m.parameters(recurse=False))
-        if isinstance(m, _BatchNorm) and params and not any(p.requires_grad for p in params):
-            m.eval()
-
-
 def build_optimizer(model: nn.Module, strategy: Strategy, ctx: StrategyContext, cfg: TrainConfig):
     named = dict(model.named_parameters())
     groups = strategy.param_groups(model, ctx)
@@ -148,7 +120,7 @@ def build_scheduler(optimizer, cfg: TrainConfig):
     if s.name == "step":
         return torch.optim.lr_scheduler.StepLR(optimizer, step_size=s.step_size, gamma=s.gamma)
     if s.name == "plateau":
-        mode = "min" if not METRICS.get(cfg.monitor, METRICS["loss"]).higher_is_better else "max"
+        mode = "max" if METRICS.get(cfg.monitor).higher_is_better else "min"
         return torch.optim.lr_scheduler.ReduceLROnPlateau(
             optimizer, mode=mode, factor=s.factor, patience=s.patience
         )
@@ -170,7 +142,7 @@ class _Monitor:
     """Best-so-far tracking with patience and delta (delta 0: any strict improvement counts)."""
 
     def __init__(self, cfg: TrainConfig) -> None:
-        self.higher = cfg.monitor != "loss" and METRICS.get(cfg.monitor, METRICS["loss"]).higher_is_better
+        self.higher = METRICS.get(cfg.monitor).higher_is_better
         self.delta, self.patience = cfg.early_stopping.delta, cfg.early_stopping.patience
         self.best, self.bad = -math.inf if self.higher else math.inf, 0
 
@@ -191,32 +163,122 @@ class _Monitor:
         return self.patience is not None and self.bad >= self.patience
 
 
-def _train_epoch(
-    model, norm, optimizer, strategy, ctx, data: TaskData, cfg: TrainConfig, device, bar
-) -> float:
-    model.train()
-    freeze_frozen_batchnorm(model)
-    split = data.splits["train"]
-    order = torch.randperm(len(split))
-    total, seen = 0.0, 0
-    for idx in order.split(cfg.batch_size):
-        if len(idx) < 2 and len(order) > 1:  # BatchNorm cannot train on a batch of one
-            continue
-        x = augment(split.images[idx], cfg.augment).to(device, non_blocking=True)
-        y = split.targets[idx].to(device, non_blocking=True)
-        if cfg.channels_last and device.type == "cuda":
-            x = x.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.amp and device.type == "cuda"):
-            loss = _loss(data.entry.task, model(norm(x)).float(), y)
-        extra = strategy.extra_loss(model, ctx)
-        full = loss if extra is None else loss + extra
-        optimizer.zero_grad(set_to_none=True)
-        full.backward()
-        strategy.before_step(model, optimizer, ctx)
-        optimizer.step()
-        total, seen = total + loss.item() * len(idx), seen + len(idx)
-        bar.update(len(idx))
-    return total / max(seen, 1)
+@dataclass
+class _Run:
+    """One `fit` call: the model and its strategy, the optimiser state, and what has been recorded so far."""
+
+    model: nn.Module
+    norm: nn.Module
+    strategy: Strategy
+    ctx: StrategyContext
+    data: TaskData
+    cfg: TrainConfig
+    device: torch.device
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    monitor: _Monitor
+    out: FitOutcome = field(default_factory=FitOutcome)
+    phase: set[str] | None = None
+    steady: list[float] = field(default_factory=lambda: [0.0, 0.0])  # images, seconds after epoch 1
+
+    def start_epoch(self, epoch: int) -> int:
+        """The strategy's trainable set for this epoch (a new set restarts patience), then its epoch hook."""
+        trainable = self.strategy.trainable(self.model, epoch, self.ctx)
+        if epoch > 1 and trainable != self.phase:
+            self.monitor.restart_patience()
+        self.phase = trainable
+        n_trainable = apply_trainable(self.model, trainable)
+        self.strategy.on_epoch_start(self.model, epoch, self.ctx)
+        return n_trainable
+
+    @classmethod
+    def start(
+        cls, model, norm, strategy: Strategy, ctx: StrategyContext, data: TaskData, cfg: TrainConfig, device
+    ):
+        """The optimiser over the strategy's parameter groups, the LR schedule and the early-stopping monitor."""
+        optimizer = build_optimizer(model, strategy, ctx, cfg)
+        scheduler = build_scheduler(optimizer, cfg)
+        return cls(model, norm, strategy, ctx, data, cfg, device, optimizer, scheduler, _Monitor(cfg))
+
+    def train_epoch(self, epoch: int) -> tuple[float, float]:
+        """(mean training loss, seconds) of one pass over the training split."""
+        start = time.perf_counter()
+        n = len(self.data.splits["train"])
+        with tqdm(
+            total=n, desc=f"epoch {epoch}/{self.cfg.epochs}", unit="img", mininterval=10, leave=False
+        ) as bar:
+            loss = self._steps(bar)
+        seconds = time.perf_counter() - start
+        if epoch > 1 or self.cfg.epochs == 1:
+            self.steady[0] += n
+            self.steady[1] += seconds
+        return loss, seconds
+
+    def _steps(self, bar) -> float:
+        """The optimisation steps of one epoch: task loss + the strategy's extra loss, its `before_step` hook."""
+        model, cfg, device, task = self.model, self.cfg, self.device, self.data.entry.task
+        model.train()
+        freeze_frozen_batchnorm(model)
+        split = self.data.splits["train"]
+        order = torch.randperm(len(split))
+        total, seen = 0.0, 0
+        for idx in order.split(cfg.batch_size):
+            if len(idx) < 2 and len(order) > 1:  # BatchNorm cannot train on a batch of one
+                continue
+            x = augment(split.images[idx], cfg.augment).to(device, non_blocking=True)
+            y = split.targets[idx].to(device, non_blocking=True)
+            if cfg.channels_last and device.type == "cuda":
+                x = x.contiguous(memory_format=torch.channels_last)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.amp and device.type == "cuda"):
+                loss = _loss(task, model(self.norm(x)).float(), y)
+            extra = self.strategy.extra_loss(model, self.ctx)
+            full = loss if extra is None else loss + extra
+            self.optimizer.zero_grad(set_to_none=True)
+            full.backward()
+            self.strategy.before_step(model, self.optimizer, self.ctx)
+            self.optimizer.step()
+            total, seen = total + loss.item() * len(idx), seen + len(idx)
+            bar.update(len(idx))
+        return total / max(seen, 1)
+
+    def validate(self) -> tuple[MetricReport, float]:
+        """The validation report, and the monitored value in it (NaN when undefined)."""
+        val, _ = evaluate(self.model, self.norm, self.data.splits["val"], self.data, self.cfg, self.device)
+        return val, val.scalars.get(self.cfg.monitor, float("nan"))
+
+    def step_scheduler(self, value: float) -> float:
+        """Step the LR schedule; returns the LR the epoch trained at (the base LR where strategies scale groups)."""
+        lr = max(g["lr"] for g in self.optimizer.param_groups)
+        if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            self.scheduler.step(value)
+        elif self.scheduler is not None:
+            self.scheduler.step()
+        return lr
+
+    def keep_if_best(self, epoch: int, value: float) -> bool:
+        improved = self.monitor.improved(value)
+        if improved:
+            self.out.best_epoch = epoch
+            state = self.model.state_dict().items()
+            self.out.best_state = copy.deepcopy({k: v.detach().cpu() for k, v in state})
+        return improved
+
+    def should_stop(self) -> str | None:
+        """Why training ends after this epoch: patience exhausted, or the plateau LR below its floor."""
+        if self.monitor.exhausted:
+            return "early_stopping"
+        floor = self.cfg.scheduler.min_lr
+        if self.cfg.scheduler.name == "plateau" and all(g["lr"] < floor for g in self.optimizer.param_groups):
+            return "lr_floor"
+        return None
+
+    def finish(self) -> FitOutcome:
+        """Throughput over the steady-state epochs; the best state restored into the model."""
+        images, seconds = self.steady
+        self.out.throughput = images / seconds if seconds else float("nan")
+        if self.out.best_state is not None:
+            self.model.load_state_dict(self.out.best_state)
+        return self.out
 
 
 def fit(
@@ -229,47 +291,15 @@ def fit(
     device,
     progress: Progress | None = None,
 ) -> FitOutcome:
-    """Train with early stopping on `cfg.monitor` (validation), keeping the best state."""
-    out = FitOutcome()
-    optimizer = build_optimizer(model, strategy, ctx, cfg)
-    scheduler = build_scheduler(optimizer, cfg)
-    monitor = _Monitor(cfg)
-    steady_images, steady_seconds = 0, 0.0
-    phase: set[str] | None = None
+    """Train with early stopping on `cfg.monitor` (validation), keeping the best state: the module docstring."""
+    run = _Run.start(model, norm, strategy, ctx, data, cfg, device)
     for epoch in range(1, cfg.epochs + 1):
-        trainable = strategy.trainable(model, epoch, ctx)
-        if epoch > 1 and trainable != phase:
-            monitor.restart_patience()
-        phase = trainable
-        n_trainable = apply_trainable(model, trainable)
-        strategy.on_epoch_start(model, epoch, ctx)
-        start = time.perf_counter()
-        with tqdm(
-            total=len(data.splits["train"]),
-            desc=f"epoch {epoch}/{cfg.epochs}",
-            unit="img",
-            mininterval=10,
-            leave=False,
-        ) as bar:
-            train_loss = _train_epoch(model, norm, optimizer, strategy, ctx, data, cfg, device, bar)
-        seconds = time.perf_counter() - start
-        if epoch > 1 or cfg.epochs == 1:
-            steady_images, steady_seconds = (
-                steady_images + len(data.splits["train"]),
-                steady_seconds + seconds,
-            )
-        val, _ = evaluate(model, norm, data.splits["val"], data, cfg, device)
-        value = val.scalars.get(cfg.monitor, float("nan"))
-        lr = max(g["lr"] for g in optimizer.param_groups)  # the base LR where strategies scale groups down
-        if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-            scheduler.step(value)
-        elif scheduler is not None:
-            scheduler.step()
-        improved = monitor.improved(value)
-        if improved:
-            out.best_epoch = epoch
-            out.best_state = copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})
-        out.history.append(
+        n_trainable = run.start_epoch(epoch)
+        train_loss, seconds = run.train_epoch(epoch)
+        val, value = run.validate()
+        lr = run.step_scheduler(value)
+        improved = run.keep_if_best(epoch, value)
+        run.out.history.append(
             {
                 "epoch": epoch,
                 "train_loss": train_loss,
@@ -281,18 +311,11 @@ def fit(
                 "best": improved,
             }
         )
-        out.epochs_run, out.train_seconds = epoch, out.train_seconds + seconds
+        run.out.epochs_run, run.out.train_seconds = epoch, run.out.train_seconds + seconds
         if progress:
             progress(epoch, cfg.epochs, {"val": value, "monitor": cfg.monitor})
-        if monitor.exhausted:
-            out.stop_reason = "early_stopping"
+        stop = run.should_stop()
+        if stop:
+            run.out.stop_reason = stop
             break
-        if cfg.scheduler.name == "plateau" and all(
-            g["lr"] < cfg.scheduler.min_lr for g in optimizer.param_groups
-        ):
-            out.stop_reason = "lr_floor"
-            break
-    out.throughput = steady_images / steady_seconds if steady_seconds else float("nan")
-    if out.best_state is not None:
-        model.load_state_dict(out.best_state)
-    return out
+    return run.finish()

@@ -38,7 +38,7 @@ def tiny_world(tmp_path_factory) -> Path:
     os.environ["MEDTL_LOCK"] = str(root / "datasets.lock")
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     write_tiny_lock(root / "datasets.lock")
-    from suite.data import commands
+    from suite.commands import data as commands
 
     for name in TINY:
         commands.lock(name)

@@ -16,8 +16,10 @@ import numpy as np
 
 from suite.errors import UserError
 from suite.matrix import Cell, LoadedMatrix, load_matrix
-from suite.results import CellResult, SplitMetrics, sanitise, write_predictions, write_result
-from suite.runner.state import RunPaths
+from suite.matrix.cell import StrategyRef
+from suite.matrix.expand import ResolvedArchitecture
+from suite.metrics import METRICS
+from suite.results import CellResult, RunPaths, SplitMetrics, sanitise, write_predictions, write_result
 
 CLASSES = {"synthetic-vessels": ["benign", "malignant"], "synthetic-fundus": ["grade0", "grade1", "grade2"]}
 TTL_VARIANTS = ["block1", "block2", "block3", "layer2.1", "layer3.1", "layer3.2", "layer4.1"]
@@ -48,16 +50,19 @@ class FakeCatalog:
         return self.metrics[name]
 
     def check_metric(self, name: str) -> None:
+        METRICS.get(name)  # metric names are real even in a fake catalog
+
+    def check_table(self, name: str) -> None:
         return None
 
-    def architecture(self, entry) -> dict[str, Any]:
-        return {"name": entry.name, "timm": entry.name, "weights": "tv_in1k", "lr": 1e-3, "input_size": 224}
+    def architecture(self, entry) -> ResolvedArchitecture:
+        return ResolvedArchitecture(entry.name, entry.name, "tv_in1k", 1e-3, 224)
 
-    def strategy(self, name: str, params: dict[str, Any]) -> dict[str, Any]:
+    def strategy(self, name: str, params: dict[str, Any], architecture: ResolvedArchitecture) -> StrategyRef:
         base, _, variant = name.partition("@")
-        return {"name": base, "variant": variant or None, "params": dict(params)}
+        return StrategyRef(name=base, variant=variant or None, params=dict(params))
 
-    def strategy_variants(self, name: str, architecture: dict[str, Any]) -> list[str]:
+    def strategy_variants(self, name: str, architecture: ResolvedArchitecture) -> list[str]:
         return TTL_VARIANTS if name == "ttl" else ["1", "2", "3"]
 
 
@@ -98,7 +103,7 @@ def _predictions(path: Path, seed: int, acc: float, n_classes: int) -> None:
 
 def write_cell(paths: RunPaths, matrix: str, cell: Cell, spec: dict[str, Any]) -> None:
     """One result file from a spec: {val, test, status, error, auroc_nan, params, macs, latency_ms, epochs}."""
-    seed, dataset = cell.config["seed"], cell.config["dataset"]["name"]
+    seed, dataset = cell.config.seed, cell.config.dataset.name
     classes = CLASSES[dataset]
     status = spec.get("status", "ok")
     common = {

@@ -8,10 +8,11 @@ import torch.nn.functional as F
 from timm.models.densenet import DenseNet
 from torch import nn
 
+from suite.assembly import prepare_strategy
 from suite.matrix.schema import TrainConfig
-from suite.models.blocks import param_blocks
+from suite.models.trainable import apply_trainable, freeze_frozen_batchnorm
 from suite.strategies import STRATEGIES, Strategy, StrategyContext
-from suite.train import apply_trainable, build_optimizer, freeze_frozen_batchnorm
+from suite.train import build_optimizer
 
 NUM_CLASSES = 3
 SIZE = 32
@@ -38,11 +39,8 @@ def tiny_vit() -> nn.Module:
 
 def prepared(name: str, variant: str | None, make=tiny_resnet, **params):
     """(model, strategy, ctx) the way a cell prepares them."""
-    model = make()
     strategy: Strategy = STRATEGIES.get(name)(variant=variant, **params)
-    ctx = StrategyContext(param_blocks(model), NUM_CLASSES, 2, image_size=SIZE)
-    model = strategy.prepare_model(model, ctx)
-    ctx.blocks = param_blocks(model)
+    model, ctx = prepare_strategy(make(), strategy, NUM_CLASSES, 2, SIZE, trainable=False)
     return model, strategy, ctx
 
 

@@ -12,9 +12,9 @@ from suite.analysis.features import FeatureMap
 from suite.data.dataset import Split
 from suite.errors import UserError
 from suite.models.catalog import ARCHITECTURES
+from suite.models.normalise import Normalise
 from suite.models.surgery import cut_points
 from suite.strategies import STRATEGIES
-from suite.train import Normalise
 
 NORM = Normalise((0.5, 0.5, 0.5), (0.25, 0.25, 0.25))
 TRANSFORMERS = {"vit_b_16", "swin_v2_t", "maxvit_t"}  # tested below on small members of their timm families

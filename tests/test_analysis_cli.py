@@ -15,7 +15,6 @@ import torch
 import yaml
 from PIL import Image
 
-from suite.analysis.artifacts import analysis_markdown, list_artifacts
 from suite.analysis.cam import choose_images
 from suite.analysis.cells import find_cell, load_data, load_source, load_trained, results_paths
 from suite.analysis.features import FeatureMap
@@ -25,9 +24,10 @@ from suite.cli import main
 from suite.matrix import load_matrix
 from suite.matrix.loader import Located, validate
 from suite.matrix.schema import Matrix
+from suite.report.analysis import analysis_section
+from suite.results import RunPaths, list_artifacts
 from suite.runner.cell import run_cell
 from suite.runner.spec import CellSpec
-from suite.runner.state import RunPaths
 
 # A two-step comparison in miniature: the source `scratch>synthetic-vessels` trains a parent ft cell, whose checkpoint
 # its children start from: ft (all layers), lp (head only, like Fang's `++`), and two whose models differ from the
@@ -50,18 +50,7 @@ def run_in_process(matrix_path: Path, results: Path) -> RunPaths:
     paths = RunPaths(results / matrix.name)
     by_id = {c.id: c for c in matrix.cells}
     for cell in sorted(matrix.cells, key=lambda c: len(c.parents)):
-        spec = CellSpec(
-            cell.id,
-            cell.slug,
-            matrix.name,
-            cell.config,
-            {pid: str(paths.checkpoint(by_id[pid])) for pid in cell.parents},
-            str(paths.result(cell)),
-            str(paths.predictions(cell)),
-            str(paths.checkpoint(cell)),
-            str(paths.progress(cell)),
-            {},
-        )
+        spec = CellSpec.for_cell(cell, paths, matrix.name, {}, by_id)
         paths.cell_dir(cell).mkdir(parents=True, exist_ok=True)
         run_cell(spec)
     return paths
@@ -143,11 +132,11 @@ def test_the_ttl_matrix_reproduces_the_cell_but_for_the_strategy(world, tmp_path
 
 
 def test_the_report_lists_and_links_the_figures(world, analysed):
-    assert {a.kind for a in list_artifacts(world.root)} == {"cam", "svcca"}
-    text = analysis_markdown(world.root)
+    assert {a.kind for a in list_artifacts(world)} == {"cam", "svcca"}
+    text = "\n".join(analysis_section(world))
     assert "## Analysis" in text and "](analysis/cam/" in text and "](analysis/svcca/" in text
-    assert text == analysis_markdown(world.root)  # deterministic, for byte-identical leaderboards
-    assert analysis_markdown(world.root / "runs") == ""
+    assert text == "\n".join(analysis_section(world))  # deterministic, for byte-identical leaderboards
+    assert analysis_section(RunPaths(world.root / "runs")) == []
 
 
 def test_cam_reads_truncated_and_lora_models(world):

@@ -70,9 +70,9 @@ strategies: [ft]
 seeds: [0]
 """
     first, second = load_matrix(str(matrix_file(text)), SuiteCatalog()).cells
-    assert first.config["architecture"]["weights"] == "a1_in1k"
-    assert (first.config["train"]["image_size"], first.config["train"]["lr"]) == (160, 0.003)
-    assert second.config["architecture"]["timm"] == "convnext_atto"
+    assert first.config.architecture.weights == "a1_in1k"
+    assert (first.config.train.image_size, first.config.train.lr) == (160, 0.003)
+    assert second.config.architecture.timm == "convnext_atto"
     with pytest.raises(UserError, match="did you mean 'convnext_atto'"):
         load_matrix(
             str(matrix_file(text.replace('"timm:convnext_atto"', '"timm:convnext_ato"'))), SuiteCatalog()
@@ -96,7 +96,7 @@ def test_fetch_runs_timms_own_download_then_finds_the_file(tmp_path, monkeypatch
 
 
 def test_list_architectures_documents_mapping_size_preprocessing_lr_and_blocks():
-    from suite.commands import list_command
+    from suite.commands.listing import list_command
 
     out = list_command("architectures")
     row = next(line for line in out.splitlines() if line.startswith("inception_v3 "))

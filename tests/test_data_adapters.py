@@ -91,7 +91,7 @@ def test_adapter_images_decode_into_the_cache(adapter, tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("adapter", ["chexpert", "cholect50"])
 def test_multilabel_targets_reach_the_loop_as_float_matrix(adapter, tmp_path, monkeypatch):
-    from suite.data.commands import lock
+    from suite.commands.data import lock
     from suite.data.dataset import load_task_data
     from suite.metrics import compute_metrics
 

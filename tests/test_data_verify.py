@@ -111,7 +111,7 @@ def test_missing_files_stop_data_lock_with_paths(tmp_path, monkeypatch):
 
 def main_raising(argv):
     from suite.cli import _parser
-    from suite.data.commands import dispatch
+    from suite.commands.data import dispatch
 
     return dispatch(_parser().parse_args(argv))
 

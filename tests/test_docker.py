@@ -105,7 +105,7 @@ grids:
   - {strategies: [{name: ft, train: {epochs: 500, early_stopping: {patience: null}}}], seeds: [2]}
 """
     path = write(tmp_path, "dk-faults", body)
-    crash = next(c for c in load_matrix(str(path), SuiteCatalog()).cells if c.config["seed"] == 2)
+    crash = next(c for c in load_matrix(str(path), SuiteCatalog()).cells if c.config.seed == 2)
     results = tmp_path / "results"
     done = threading.Event()
     progress = results / "dk-faults" / "work" / crash.slug / "progress.json"

@@ -8,7 +8,8 @@ import pytest
 
 from suite.errors import UserError
 from suite.matrix import load_matrix
-from suite.matrix.expand import cell_id
+from suite.matrix.cell import StrategyRef, cell_id
+from suite.matrix.expand import ResolvedArchitecture
 from suite.matrix.select import apply_filters, parse_filters, parse_shard, shard
 
 
@@ -28,19 +29,22 @@ class FakeCatalog:
     def architecture(self, entry):
         if entry.name not in self.archs:
             raise UserError(f"unknown architecture {entry.name!r}")
-        return {
-            "name": entry.name,
-            "timm": entry.name,
-            "weights": entry.weights or "tag",
-            "lr": entry.lr or self.archs[entry.name],
-            "input_size": entry.image_size or 224,
-        }
+        return ResolvedArchitecture(
+            entry.name,
+            entry.name,
+            entry.weights or "tag",
+            entry.lr or self.archs[entry.name],
+            entry.image_size or 224,
+        )
 
-    def strategy(self, name, params):
+    def check_table(self, name):
+        return None
+
+    def strategy(self, name, params, architecture):
         base, _, variant = name.partition("@")
         if base not in ("ft", "lp", "steps"):
             raise UserError(f"unknown strategy {base!r}")
-        return {"name": base, "variant": variant or None, "params": dict(params)}
+        return StrategyRef(name=base, variant=variant or None, params=dict(params))
 
     def strategy_variants(self, name, architecture):
         return ["1", "2", "3"]
@@ -62,7 +66,7 @@ def test_product_of_axes(matrix_file):
     m = load(matrix_file, BASE)
     assert len(m.cells) == 2 * 2 * 2 * 2
     assert {c.key["seed"] for c in m.cells} == {0, 1}
-    assert all(c.config["source"] == {"name": "imagenet"} for c in m.cells)
+    assert all(c.config.source.model_dump() == {"name": "imagenet"} for c in m.cells)
 
 
 def test_ids_are_stable_and_config_sensitive(matrix_file):
@@ -76,9 +80,9 @@ def test_ids_are_stable_and_config_sensitive(matrix_file):
 
 def test_architecture_lr_and_size_resolved_into_train(matrix_file):
     m = load(matrix_file, BASE + "train: {epochs: 1}\n")
-    lrs = {c.key["architecture"]: c.config["train"]["lr"] for c in m.cells}
+    lrs = {c.key["architecture"]: c.config.train.lr for c in m.cells}
     assert lrs == {"a1": 1e-3, "a2": 1e-4}
-    assert {c.config["train"]["image_size"] for c in m.cells} == {224}
+    assert {c.config.train.image_size for c in m.cells} == {224}
 
 
 def test_override_precedence(matrix_file):
@@ -91,9 +95,9 @@ train: {epochs: 3, lr: 0.1}
 sweep: {lr: [0.01, 0.02]}
 """
     m = load(matrix_file, text)
-    assert [c.config["train"]["lr"] for c in m.cells] == [0.01, 0.02]
-    assert all(c.config["train"]["epochs"] == 5 and c.config["train"]["batch_size"] == 2 for c in m.cells)
-    assert [c.config["sweep"] for c in m.cells] == [{"lr": 0.01}, {"lr": 0.02}]
+    assert [c.config.train.lr for c in m.cells] == [0.01, 0.02]
+    assert all(c.config.train.epochs == 5 and c.config.train.batch_size == 2 for c in m.cells)
+    assert [c.config.sweep for c in m.cells] == [{"lr": 0.01}, {"lr": 0.02}]
 
 
 def test_grids_union_and_exclude(matrix_file):
@@ -114,14 +118,14 @@ exclude:
         ("a2", "scratch", "ft"),
     ]
     scratch = next(c for c in m.cells if c.key["source"] == "scratch")
-    assert scratch.config["architecture"]["weights"] is None
+    assert scratch.config.architecture.weights is None
 
 
 def test_include_merges_base(matrix_file):
     matrix_file("train: {epochs: 7, batch_size: 4}\nseeds: [0]\ndatasets: [d2]\n", "base.yaml")
     m = load(matrix_file, "include: base.yaml\narchitectures: [a1]\nstrategies: [ft]\ntrain: {epochs: 2}\n")
     (cell,) = m.cells
-    assert cell.config["train"]["epochs"] == 2 and cell.config["train"]["batch_size"] == 4
+    assert cell.config.train.epochs == 2 and cell.config.train.batch_size == 4
     assert cell.key["dataset"] == "d2"
 
 
@@ -138,13 +142,11 @@ def test_two_step_source_makes_one_shared_parent(matrix_file):
     parents = [c for c in m.cells if c.key["dataset"] == "mid"]
     children = [c for c in m.cells if c.key["dataset"] == "d1"]
     assert len(parents) == 2 and len(children) == 4  # one intermediate stage per (architecture, seed)
-    assert all(c.parents and c.config["source"]["parent"] == c.parents[0] for c in children)
+    assert all(c.parents and c.config.source.parent == c.parents[0] for c in children)
     assert all(
         m.cells.index(next(p for p in parents if p.id == c.parents[0])) < m.cells.index(c) for c in children
     )
-    assert all(
-        p.config["strategy"]["name"] == "ft" and p.config["source"]["name"] == "imagenet" for p in parents
-    )
+    assert all(p.config.strategy.name == "ft" and p.config.source.name == "imagenet" for p in parents)
 
 
 def test_filters_keep_needed_parents(matrix_file):

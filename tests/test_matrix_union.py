@@ -26,7 +26,7 @@ def test_union_keeps_each_members_settings_and_runs_shared_cells_once(matrix_fil
     assert full.name == "all"
     assert [c.id for c in full.cells] == list(dict.fromkeys(c.id for cells in members for c in cells))
     assert len(full.cells) == 2 + 1 + 1  # b's (d1, a1, ft) is a's too
-    assert {c.config["train"]["epochs"] for c in full.cells if c.key["architecture"] == "a2"} == {9}
+    assert {c.config.train.epochs for c in full.cells if c.key["architecture"] == "a2"} == {9}
 
 
 @pytest.mark.parametrize(

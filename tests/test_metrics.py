@@ -286,12 +286,12 @@ train: {{epochs: 1, image_size: 32}}
 
 
 def dry_run_metrics(matrix_file, dataset: str, capsys) -> tuple[int, str, list | None]:
-    from suite.commands import _load
+    from suite.commands import load_checked as _load
 
     path = matrix_file(MATRIX.format(dataset=dataset))
     code = main(["run", str(path), "--dry-run"])
     err = capsys.readouterr().err
-    metrics = [c.config["dataset"]["metrics"] for c in _load(str(path)).cells] if code == 0 else None
+    metrics = [c.config.dataset.metrics for c in _load(str(path)).cells] if code == 0 else None
     return code, err, metrics
 
 

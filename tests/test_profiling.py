@@ -19,7 +19,14 @@ from torch import nn
 from suite.cli import main
 from suite.models.build import build_model
 from suite.models.catalog import resolve_architecture
-from suite.profiling import count_macs, count_params, measure_latency, peak_memory, reset_peak_memory
+from suite.profiling import (
+    LatencySettings,
+    count_macs,
+    count_params,
+    measure_latency,
+    peak_memory,
+    reset_peak_memory,
+)
 
 # REFERENCE.md, 1×3×224×224, 1000-class head: params, fvcore GMACs, thop GMACs. The suite builds timm models, so
 # thop's figures are the "timm model" ones where REFERENCE gives two (DenseNet-121, EfficientNet-B0).
@@ -89,7 +96,10 @@ def test_gpu_latency_options_and_memory_are_recorded():
     cuda = torch.device("cuda")
     model = timm.create_model("resnet10t", num_classes=2)
     record, _ = measure_latency(
-        model, 32, cuda, batch_sizes=(1, 4), warmup=2, iterations=3, amp=True, channels_last=True
+        model,
+        32,
+        cuda,
+        LatencySettings(batch_sizes=(1, 4), warmup=2, iterations=3, amp=True, channels_last=True),
     )
     assert record["dtype"] == "bfloat16" and record["channels_last"] is True
     assert record["device"].startswith("cuda (") and record["batch_4"]["n"] == 3
@@ -222,28 +232,17 @@ train:
 
 @pytest.fixture(scope="module")
 def cell_result(tmp_path_factory):
-    from suite.commands import _load
+    from suite.commands import load_checked as _load
+    from suite.results import RunPaths
     from suite.runner.cell import run_cell
     from suite.runner.spec import CellSpec
-    from suite.runner.state import RunPaths
 
     tmp = tmp_path_factory.mktemp("cell")
     (tmp / "prof.yaml").write_text(CELL)
     (cell,) = _load(str(tmp / "prof.yaml")).cells
     paths = RunPaths(tmp / "results" / "prof")
     paths.cell_dir(cell).mkdir(parents=True)
-    spec = CellSpec(
-        cell.id,
-        cell.slug,
-        "prof",
-        cell.config,
-        {},
-        str(paths.result(cell)),
-        str(paths.predictions(cell)),
-        str(paths.checkpoint(cell)),
-        str(paths.progress(cell)),
-        {},
-    )
+    spec = CellSpec.for_cell(cell, paths, "prof", {})
     return run_cell(spec), paths.runs
 
 
@@ -251,11 +250,11 @@ def test_cell_records_profiling_fields(cell_result):
     result, _ = cell_result
     head = 512 * 2 + 2  # resnet10t's classifier on 2 classes: lp trains only that
     assert result.params["trainable"] == head < result.params["total"]
-    assert result.macs["image_size"] == 32 and result.macs["fvcore"] > 0 and result.macs["thop"] > 0
+    assert result.macs.image_size == 32 and result.macs.fvcore > 0 and result.macs.thop > 0
     lat = result.latency
-    assert {"device", "dtype", "threads", "channels_last"} <= set(lat) and lat["threads"] == 1
-    assert lat["batch_1"]["n"] == 3 and lat["batch_8"]["n"] == 3
-    assert result.memory["kind"] == "cpu_peak_rss" and result.memory["peak_bytes"] > 2**20
+    assert lat.device and lat.dtype and lat.channels_last is False and lat.threads == 1
+    assert lat.batch(1).n == 3 and lat.batch(8).n == 3
+    assert result.memory.kind == "cpu_peak_rss" and result.memory.peak_bytes > 2**20
     assert result.throughput["train_img_s"] > 0 and result.timings["profile_s"] > 0
 
 
@@ -273,8 +272,8 @@ def test_cell_metrics_recompute_from_its_predictions(cell_result):
 
 
 def test_bench_targets_collapse_strategies_that_do_not_reshape(tmp_path):
-    from suite.commands import _load
-    from suite.profiling.benchfile import latency_targets
+    from suite.commands import load_checked as _load
+    from suite.networks import latency_targets
 
     path = Path(tmp_path / "m.yaml")
     path.write_text(
@@ -287,7 +286,7 @@ def test_bench_targets_collapse_strategies_that_do_not_reshape(tmp_path):
 @pytest.mark.slow
 def test_bench_latency_suite_writes_the_latency_file(tmp_path):
     """`make bench-latency` end to end on a one-network matrix (a pytest-benchmark run in a subprocess)."""
-    from suite.profiling.benchfile import latency_rows
+    from suite.results.latency import latency_rows
 
     repo = Path(__file__).resolve().parents[1]
     (tmp_path / "lat.yaml").write_text(CELL.replace("name: prof", "name: lat"))
@@ -304,7 +303,7 @@ def test_bench_latency_suite_writes_the_latency_file(tmp_path):
 
 
 def test_latency_rows_refuse_an_unknown_format(tmp_path):
-    from suite.profiling.benchfile import latency_rows
+    from suite.results.latency import latency_rows
 
     path = tmp_path / "latency.json"
     path.write_text(json.dumps({"benchmarks": [{"extra_info": {"median_ms": 1.0}}], "medtl": {"format": 1}}))

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from suite.profiling import measure_latency
+from suite.profiling import LatencySettings, measure_latency
 from suite.profiling.timing import device_name, summarise, time_calls
 
 
@@ -54,12 +54,7 @@ def test_latency_is_eval_no_grad_on_a_copy_with_threads_recorded():
         model,
         8,
         torch.device("cpu"),
-        batch_sizes=(1, 4),
-        warmup=2,
-        iterations=5,
-        threads=1,
-        amp=True,
-        channels_last=True,
+        LatencySettings(batch_sizes=(1, 4), warmup=2, iterations=5, threads=1, amp=True, channels_last=True),
     )
     assert model.training and model.seen == []  # the caller's model is neither switched nor called
     assert set(record) >= {"device", "dtype", "threads", "channels_last", "batch_1", "batch_4"}
@@ -79,13 +74,18 @@ def test_latency_calls_are_eval_mode_no_grad_with_the_requested_threads(monkeypa
         return out
 
     monkeypatch.setattr(Probe, "forward", spy)
-    measure_latency(Probe(), 8, torch.device("cpu"), batch_sizes=(1,), warmup=1, iterations=3, threads=1)
+    measure_latency(
+        Probe(), 8, torch.device("cpu"), LatencySettings(batch_sizes=(1,), warmup=1, iterations=3, threads=1)
+    )
     assert copy_seen == [(False, False, 1)] * 4  # eval mode, no grad, the requested threads
 
 
 def test_latency_budget_stops_slow_timing_early_and_says_so():
-    record, notes = measure_latency(
-        Probe(sleep=0.02), 8, torch.device("cpu"), batch_sizes=(1,), warmup=10, iterations=30, max_seconds=0.1
+    record, notes = measure_latency(  # AMP and channels_last are GPU options: recorded as not applied on CPU
+        Probe(sleep=0.02),
+        8,
+        torch.device("cpu"),
+        LatencySettings(batch_sizes=(1,), warmup=10, iterations=30, max_seconds=0.1),
     )
     assert 3 <= record["batch_1"]["n"] < 30 and record["batch_1"]["warmup"] < 10  # both counts as they ran
     assert notes and "of 30 timed calls (max_seconds 0.1 reached)" in notes[0] and "of 10 warm-up" in notes[0]

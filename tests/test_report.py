@@ -59,7 +59,7 @@ PARAMS = {"ft": 23.5e6, "lp": 23.5e6, "lp-ft": 23.5e6, "block1": 0.3e6, "block2"
 
 def main_spec(cell) -> dict | None:
     k = cell.key
-    arch, seed, variant = k["architecture"], k["seed"], cell.config["strategy"]["variant"] or ""
+    arch, seed, variant = k["architecture"], k["seed"], cell.config.strategy.variant or ""
     if (k["strategy"], arch, seed) == ("lp", "densenet121", 2):
         return {"status": "failed", "error": "CUDA out of memory"}
     if (k["strategy"], arch, seed) == ("ttl@layer2.1", "densenet121", 1):
@@ -94,7 +94,7 @@ report:
 def fang_spec(cell) -> dict:
     k = cell.key
     base = {"imagenet": 0.90, "scratch": 0.80, "imagenet>synthetic-fundus": 0.75}[k["source"]]
-    step = int(cell.config["strategy"]["variant"] or 0)
+    step = int(cell.config.strategy.variant or 0)
     acc = base - (0.10 if k["strategy"] == "lp" else 0.0) + 0.04 * step + 0.02 * k["seed"]
     acc += 0.01 if k["architecture"] == "vgg19" else 0.0
     if k["dataset"] == "synthetic-fundus":  # the intermediate stage: no test split, as in datasets.lock
@@ -226,7 +226,7 @@ def test_efficiency_layout(main_board):
 
 
 def _latency_file(path: Path, entries: list[dict]) -> None:
-    """A minimal latency.json as `make bench-latency` writes it (suite/profiling/benchfile.py)."""
+    """A minimal latency.json as `make bench-latency` writes it (suite/results/latency.py)."""
     benchmarks = [
         {"extra_info": {"device": "cpu", "threads": 2, "num_classes": 2, "batch_size": 1, **e}}
         for e in entries
@@ -280,7 +280,7 @@ report:
 
 def test_cells_differing_only_in_strategy_params_are_separate_rows(tmp_path):
     def spec(cell):
-        alpha = cell.config["strategy"]["params"].get("alpha")
+        alpha = cell.config.strategy.params.get("alpha")
         acc = {"ft": 0.80, "l2-sp": 0.90}[cell.key["strategy"]] - (0.20 if alpha == 0.5 else 0.0)
         return {"val": acc + 0.01 * cell.key["seed"], "test": acc + 0.01 * cell.key["seed"]}
 

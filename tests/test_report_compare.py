@@ -11,7 +11,7 @@ from report_fixtures import load, write_results
 
 from suite.catalog import SuiteCatalog
 from suite.cli import main
-from suite.report.config import CompareConfig
+from suite.matrix.report import CompareConfig
 from suite.report.leaderboard import write_report
 
 MATRIX = """

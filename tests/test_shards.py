@@ -12,8 +12,7 @@ from suite.catalog import SuiteCatalog
 from suite.cli import main
 from suite.matrix import load_matrix
 from suite.matrix.select import shard
-from suite.results import load_results
-from suite.runner.state import RunPaths
+from suite.results import RunPaths, load_results
 
 MATRIX = """
 name: sharded

@@ -12,11 +12,10 @@ from suite.catalog import SuiteCatalog
 from suite.cli import main
 from suite.errors import UserError
 from suite.matrix import load_matrix
-from suite.results import load_results
+from suite.results import RunPaths, load_results
 from suite.runner.executors import make_launcher
 from suite.runner.slurm import SlurmLauncher
 from suite.runner.spec import CellSpec
-from suite.runner.state import RunPaths
 
 MATRIX = """
 name: tiny
@@ -95,7 +94,7 @@ def test_one_array_job_with_partition_account_time_and_one_gpu_per_task(tmp_path
     assert isinstance(launcher, SlurmLauncher)
     handles = []
     for cell in matrix.cells:
-        CellSpec(cell.id, cell.slug, "tiny", cell.config, {}, "r", "p", "c", "g", {}).write(paths.spec(cell))
+        CellSpec.for_cell(cell, paths, "tiny", {}).write(paths.spec(cell))
         handles.append(launcher.start(cell, paths.spec(cell), paths.log(cell)))
     assert capture.exists() is False  # start() only queues
     launcher.flush()
@@ -131,7 +130,7 @@ executor:
     err = capsys.readouterr().err
     assert code == 1, err
     by_key = {
-        (r.config["source"]["name"], r.config["strategy"]["name"], r.seed): r
+        (r.config.source.name, r.config.strategy.name, r.seed): r
         for r in load_results(results / "tiny" / "runs")
     }
     parent = by_key[("scratch", "ft", 0)]

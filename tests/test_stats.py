@@ -4,16 +4,19 @@ too-little-evidence paths speak in words. Synthetic frames come from tests/stats
 from __future__ import annotations
 
 import itertools
+import re
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from scipy import stats
 from stats_synth import metrics_of, synth_frame
 from statsmodels.stats.multitest import multipletests
 
 from suite.errors import UserError
-from suite.stats import SignificanceConfig, render_significance
+from suite.matrix.report import SignificanceConfig
+from suite.stats import render_significance
 from suite.stats.paired import adjust, bootstrap_ci, compare_to_baseline, effectiveness, holm, paired_pvalues
 from suite.stats.prepare import cell_means, scores
 from suite.stats.ranks import complete_table, friedman_nemenyi
@@ -258,10 +261,24 @@ def test_datasets_without_a_test_metric_are_left_out_with_a_note():
         ({"baselin": "ft"}, "baselin"),
     ],
 )
-def test_config_mistakes_are_one_line_user_errors(section, message):
+def test_config_mistakes_are_one_line_user_errors(tmp_path, section, message):
+    """A mistake in `report: significance:` is one line at its file and line, when the matrix is loaded."""
+    from suite.catalog import SuiteCatalog
+    from suite.matrix import load_matrix
+
+    path = tmp_path / "m.yaml"
+    matrix = {
+        "datasets": ["synthetic-vessels"],
+        "architectures": ["resnet18"],
+        "strategies": ["ft"],
+        "seeds": 1,
+        "report": {"significance": section},
+    }
+    path.write_text(yaml.safe_dump(matrix, sort_keys=False))
     with pytest.raises(UserError, match=message) as info:
-        SignificanceConfig.from_section(section, where="m.yaml:12")
-    assert "\n" not in str(info.value) and str(info.value).startswith("m.yaml:12: report.significance.")
+        load_matrix(str(path), SuiteCatalog())
+    assert "\n" not in str(info.value)
+    assert re.match(r".*m\.yaml:\d+:\d+: report\.significance\.", str(info.value))
 
 
 def test_unknown_baseline_and_duplicate_cells_are_user_errors(tmp_path):
@@ -310,8 +327,8 @@ def test_real_results_of_a_tiny_matrix_render(tmp_path):
     from suite.matrix import load_matrix
     from suite.report.collect import collect
     from suite.report.select import select
-    from suite.runner.state import RunPaths
-    from suite.stats.inputs import significance_section
+    from suite.report.tables.significance import significance_section
+    from suite.results import RunPaths
 
     matrix_path = tmp_path / "tiny.yaml"
     matrix_path.write_text(

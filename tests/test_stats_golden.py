@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 from stats_synth import metrics_of, synth_frame
 
-from suite.stats import SignificanceConfig, render_significance
+from suite.matrix.report import SignificanceConfig
+from suite.stats import render_significance
 
 GOLDEN = Path(__file__).parent / "golden_stats"
 

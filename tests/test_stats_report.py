@@ -7,11 +7,16 @@ import pytest
 from report_fixtures import load, write_results
 from test_report import MAIN, main_spec
 
+from suite.matrix.report import SignificanceConfig
+from suite.report.changes import changes, improved
 from suite.report.collect import collect
 from suite.report.select import select
-from suite.report.tables.relative import changes, improved
-from suite.stats import SignificanceConfig
-from suite.stats.inputs import frame_from_rows, ranking_metrics, significance_section, with_modality
+from suite.report.tables.significance import (
+    frame_from_rows,
+    ranking_metrics,
+    significance_section,
+    with_modality,
+)
 from suite.stats.paired import compare_to_baseline, effectiveness
 from suite.stats.prepare import scores
 

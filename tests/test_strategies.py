@@ -16,11 +16,12 @@ from suite.data.dataset import load_task_data
 from suite.errors import UserError
 from suite.matrix.schema import TrainConfig
 from suite.models.blocks import Block, param_blocks
+from suite.models.normalise import Normalise
 from suite.strategies import STRATEGIES, StrategyContext
 from suite.strategies.gradual import epochs_of
 from suite.strategies.regularised import L1SP, L2SP
 from suite.strategies.rgn import AutoRGN, normalise, relative_gradient_norms
-from suite.train import Normalise, build_optimizer, fit, seed_everything
+from suite.train import build_optimizer, fit, seed_everything
 
 EPOCHS = 3
 ALL = ["stem", "block1", "block2", "block3", "block4", "head"]  # resnet10t
@@ -274,7 +275,7 @@ def test_strategy_params_from_yaml_reach_the_cell_config(matrix_file):
         "strategies: [l2-sp, {name: l2-sp, params: {alpha: 0.01}}, {name: lp-ft, params: {lp_epochs: 5}}]\n"
     )
     cells = load_matrix(str(matrix_file(text)), SuiteCatalog()).cells
-    params = [c.config["strategy"]["params"] for c in cells]
+    params = [c.config.strategy.params for c in cells]
     assert params == [
         {"alpha": 0.1, "beta": 0.01, "norm_and_bias": False},
         {"alpha": 0.01, "beta": 0.01, "norm_and_bias": False},

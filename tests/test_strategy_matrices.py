@@ -46,15 +46,15 @@ def test_davila_matrix_is_the_papers_protocol(davila):
     assert set(keys.values()) == {9}  # 3 seeds × 3 learning rates each
     assert {k[0] for k in keys} == set(DAVILA_DATASETS)
     assert {k[2] for k in keys} == set(DAVILA_STRATEGIES)
-    assert {c.config["train"]["lr"] for c in cells} == {1e-3, 1e-4, 1e-5}
-    assert {c.config["source"]["name"] for c in cells} == {"imagenet"}
-    resize = {c.key["architecture"]: c.config["train"]["resize"] for c in cells}
+    assert {c.config.train.lr for c in cells} == {1e-3, 1e-4, 1e-5}
+    assert {c.config.source.name for c in cells} == {"imagenet"}
+    resize = {c.key["architecture"]: c.config.train.resize for c in cells}
     assert resize == {"resnet50": 232, "densenet121": 256, "vgg19": 256}
     for cell in cells:
-        t = cell.config["train"]
-        assert (t["epochs"], t["batch_size"], t["optimizer"], t["image_size"]) == (50, 64, "adam", 224)
-        assert t["early_stopping"]["patience"] == 5 and t["scheduler"]["name"] == "none"
-        assert not any(t["augment"].values())
+        t = cell.config.train
+        assert (t.epochs, t.batch_size, t.optimizer, t.image_size) == (50, 64, "adam", 224)
+        assert t.early_stopping.patience == 5 and t.scheduler.name == "none"
+        assert not any(t.augment.model_dump().values())
 
 
 def test_davila_dry_run_names_the_missing_dataset_in_one_line(capsys, tmp_path):
@@ -68,7 +68,7 @@ def test_cpu_strategies_matrix_runs_every_strategy_on_embedded_data(capsys, tmp_
     cells = load_matrix("cpu-strategies", SuiteCatalog()).cells
     assert sorted({c.key["strategy"] for c in cells}) == sorted(DAVILA_STRATEGIES)
     assert all(c.key["dataset"] == "synthetic-vessels" for c in cells)
-    assert all(c.config["architecture"]["timm"] == "tf_efficientnet_lite0" for c in cells)
+    assert all(c.config.architecture.timm == "tf_efficientnet_lite0" for c in cells)
     assert len({c.key["seed"] for c in cells}) >= 3  # the significance section tests from 3 paired seeds
     assert main(["run", "cpu-strategies", "--dry-run", "--results", str(tmp_path)]) == 0
     assert f"{len(cells)} cells in matrix 'cpu-strategies'" in capsys.readouterr().out

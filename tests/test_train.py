@@ -8,8 +8,10 @@ import torch
 from suite.data.dataset import load_task_data
 from suite.matrix.schema import TrainConfig
 from suite.models.blocks import param_blocks
+from suite.models.normalise import Normalise
+from suite.models.trainable import apply_trainable
 from suite.strategies import STRATEGIES, StrategyContext
-from suite.train import Normalise, _Monitor, apply_trainable, build_scheduler, evaluate, fit, seed_everything
+from suite.train import _Monitor, build_scheduler, evaluate, fit, seed_everything
 
 
 def tiny_model():

@@ -10,9 +10,8 @@ import pytest
 from suite.catalog import SuiteCatalog
 from suite.errors import UserError
 from suite.matrix import load_matrix
-from suite.results import read_result
+from suite.results import RunPaths, read_result
 from suite.runner.schedule import Scheduler
-from suite.runner.state import RunPaths
 
 CONSUMERS = "[lp, 'swft@2', 'swft@3', 'swft@6', lora, 'swft-lora@3']"  # 6 consumers: ++, SWFT steps, LoRA
 
@@ -41,9 +40,9 @@ def test_six_consumers_share_one_intermediate_cell_per_architecture_and_seed(mat
     assert len(parents) == 4 and len(consumers) == 4 * 6
     assert Counter(c.parents[0] for c in consumers) == {p.id: 6 for p in parents}
     for p in parents:
-        assert p.config["strategy"]["name"] == "ft" and p.config["source"] == {"name": "scratch"}
-        assert p.config["train"]["epochs"] == 3 and p.config["train"]["lr"] == 0.01  # SourceEntry.train
-    assert {c.config["train"]["epochs"] for c in consumers} == {1}
+        assert p.config.strategy.name == "ft" and p.config.source.model_dump() == {"name": "scratch"}
+        assert p.config.train.epochs == 3 and p.config.train.lr == 0.01  # SourceEntry.train
+    assert {c.config.train.epochs for c in consumers} == {1}
     assert {(p.key["architecture"], p.key["seed"]) for p in parents} == {
         (a, s) for a in ("timm:resnet10t", "timm:test_resnet") for s in (0, 1)
     }
@@ -89,7 +88,7 @@ def test_executor_trains_the_intermediate_stage_once(matrix_file, tmp_path):
     for cell in launcher.started[1:]:
         result = read_result(paths.result(cell))
         assert result.status == "ok", result.error
-        assert result.parents == [parent.id] and result.config["source"]["parent"] == parent.id
+        assert result.parents == [parent.id] and result.config.source.parent == parent.id
     lora = read_result(paths.result(next(c for c in m.cells if c.key["strategy"] == "lora")))
     assert 0 < lora.params["trainable"] < lora.params["total"]
     again = InProcess()

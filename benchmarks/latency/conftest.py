@@ -2,7 +2,7 @@
 
     python -m pytest benchmarks/latency --matrix smoke            (make bench-latency MATRIX=smoke)
 
-writes results/<matrix>/latency.json (format: suite/profiling/benchfile.py) unless --benchmark-json says otherwise.
+writes results/<matrix>/latency.json (format: suite/results/latency.py) unless --benchmark-json says otherwise.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def pytest_addoption(parser):
 
 def _matrix(config):
     if not hasattr(config, "_medtl_matrix"):
-        from suite.commands import _load
+        from suite.commands import load_checked as _load
 
         config._medtl_matrix = _load(config.getoption("matrix"))
     return config._medtl_matrix
@@ -47,7 +47,7 @@ def pytest_configure(config):
 
 def pytest_generate_tests(metafunc):
     if "target" in metafunc.fixturenames:
-        from suite.profiling.benchfile import latency_targets
+        from suite.networks import latency_targets
 
         targets = latency_targets(_matrix(metafunc.config).cells)
         metafunc.parametrize("target", targets, ids=[t.id for t in targets])
@@ -59,7 +59,7 @@ def pytest_generate_tests(metafunc):
 def pytest_benchmark_update_json(config, benchmarks, output_json):
     from suite.environment import worker_environment
     from suite.matrix.schema import TrainConfig
-    from suite.profiling.benchfile import FORMAT
+    from suite.results.latency import FORMAT
     from suite.train import pick_device
 
     matrix = _matrix(config)

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import torch
 
+from suite.commands.profile import build_prepared
 from suite.profiling import count_params, device_name, forward_step, inference_copy
-from suite.profiling.benchfile import Target
-from suite.profiling.standalone import build_prepared
 from suite.profiling.timing import summarise
+from suite.results.latency import Target
 
 
 @lru_cache(maxsize=2)

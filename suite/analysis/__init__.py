@@ -3,9 +3,10 @@
 - `cam`: LayerCAM / Grad-CAM maps per block on test images (Fang et al. 2025, METHODS.md §F);
 - `svcca` + `transfer`: SVCCA between the features before and after fine-tuning, and the truncation point where
   they meet the random baseline (Peng et al. 2023, Appendix C.1, METHODS.md §P);
-- `artifacts`: where the figures go, and `analysis_markdown` for the leaderboard.
+- `cells`: finished cells by id, slug or filters, and their models (through suite/assembly.py).
+Figures and their manifests go where suite/results/layout.py says; the report links them.
 
-This module stays import-light (no torch) because the command-line parser reads it.
+This module stays import-light (no torch): the command-line parser reads MEDIUM_EFFECT.
 """
 
 MEDIUM_EFFECT = 0.64

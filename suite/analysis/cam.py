@@ -22,15 +22,13 @@ from pytorch_grad_cam import GradCAM, LayerCAM
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 from torch import nn
 
-from suite.analysis.artifacts import analysis_dir, write_manifest
 from suite.analysis.cells import find_cell, label, load_data, load_trained, results_paths
 from suite.analysis.features import FeatureMap, Place, spatial_reshape
 from suite.analysis.plots import CamRow, cam_figure
 from suite.data.dataset import Split, TaskData
 from suite.errors import UserError, did_you_mean
-from suite.results import CellResult
-from suite.runner.state import RunPaths
-from suite.train import Normalise
+from suite.models.normalise import Normalise
+from suite.results import CellResult, RunPaths, write_manifest
 
 METHODS = {"layercam": LayerCAM, "gradcam": GradCAM}
 METHOD_NAMES = {"layercam": "LayerCAM", "gradcam": "Grad-CAM"}
@@ -246,7 +244,7 @@ def cam_report(
     """The CAM grid of one or more cells on the same test images; returns the PNG path (a manifest beside it)."""
     paths = results_paths(results_dir)
     results = [find_cell(paths, ref) for ref in cells]
-    datasets = {r.config["dataset"]["name"] for r in results}
+    datasets = {r.config.dataset.name for r in results}
     if len(datasets) > 1:
         raise UserError(f"cells to compare must share a dataset, got {sorted(datasets)}")
     split = _test_split(load_data(results[0]))
@@ -257,7 +255,7 @@ def cam_report(
     # image-major order, so each image's rows (one per cell) sit together: the side-by-side comparison
     rows = [cell_rows[i] for i in range(len(chosen)) for cell_rows in per_cell]
     name = f"{method}-{'-vs-'.join(r.cell_id for r in results)}"
-    path = out or analysis_dir(paths.root, "cam") / f"{name}.png"
+    path = out or paths.analysis("cam") / f"{name}.png"
     title = f"{METHOD_NAMES[method]} on {datasets.pop()}: " + " vs ".join(label(r) for r in results)
     cam_figure(rows, path, f"{title} · {len(chosen)} test images")
     write_manifest(

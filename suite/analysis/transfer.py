@@ -29,7 +29,7 @@ from suite.analysis.svcca import (
     random_coefficients,
     shuffled_coefficients,
 )
-from suite.train import Normalise
+from suite.models.normalise import Normalise
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,6 @@ import yaml
 from tabulate import tabulate
 from torch import nn
 
-from suite.analysis.artifacts import analysis_dir, write_manifest
 from suite.analysis.cells import find_cell, label, load_data, load_source, load_trained, results_paths
 from suite.analysis.features import FeatureMap, Place
 from suite.analysis.plots import SvccaCurve, svcca_figure
@@ -27,8 +26,7 @@ from suite.analysis.transfer import PlaceResult, SvccaOptions, run_svcca
 from suite.catalog import SuiteCatalog
 from suite.errors import UserError
 from suite.matrix import load_matrix
-from suite.results import CellResult, atomic_write_bytes
-from suite.runner.state import RunPaths
+from suite.results import CellResult, RunPaths, atomic_write_bytes, write_manifest
 
 CRITERION = (
     "at each cut point, the SVCCA coefficients before vs after fine-tuning overlap the random baseline when the"
@@ -62,21 +60,21 @@ def _places(model: nn.Module, source: nn.Module, image_size: int, cutoffs: str) 
 def ttl_matrix(result: CellResult, parent: CellResult | None, variant: str, note: str) -> str:
     """A one-cell matrix: the same dataset, architecture, source, seed and training, with `ttl@<variant>`."""
     c = result.config
-    arch = {"name": c["architecture"]["name"]}
-    if c["architecture"].get("weights"):
-        arch["weights"] = c["architecture"]["weights"]
-    source: dict = {"name": c["source"]["name"]}
+    arch = {"name": c.architecture.name}
+    if c.architecture.weights:
+        arch["weights"] = c.architecture.weights
+    source: dict = {"name": c.source.name}
     if parent is not None:
-        source["train"] = parent.config["train"]  # the intermediate stage exactly as it ran
+        source["train"] = parent.config.train.model_dump()  # the intermediate stage exactly as it ran
     doc = {
         "name": f"{result.matrix}-svcca-ttl",
         "description": f"TTL at the SVCCA truncation point of {result.slug} (Peng et al. 2023, App. C.1, step 5)",
-        "datasets": [{"name": c["dataset"]["name"], "metrics": c["dataset"]["metrics"]}],
+        "datasets": [{"name": c.dataset.name, "metrics": c.dataset.metrics}],
         "architectures": [arch],
         "sources": [source],
         "strategies": [f"ttl@{variant}"],
-        "seeds": [c["seed"]],
-        "train": c["train"],
+        "seeds": [c.seed],
+        "train": c.train.model_dump(),
     }
     header = "".join(f"# {line}\n" for line in note.splitlines())
     return header + yaml.safe_dump(doc, sort_keys=False, width=110)
@@ -121,14 +119,14 @@ def _manifest(
     first, cutoff = detection.first_overlap, detection.cutoff
     return {
         "kind": "svcca",
-        "title": f"SVCCA before vs after fine-tuning: {label(result)} on {result.config['dataset']['name']}",
+        "title": f"SVCCA before vs after fine-tuning: {label(result)} on {result.config.dataset.name}",
         "cell": {
             "id": result.cell_id,
             "slug": result.slug,
             "label": label(result),
-            "dataset": result.config["dataset"]["name"],
-            "strategy": result.config["strategy"]["name"],
-            "source": result.config["source"]["name"],
+            "dataset": result.config.dataset.name,
+            "strategy": result.config.strategy.name,
+            "source": result.config.source.name,
         },
         "cutoffs": opts.cutoffs,
         "held_out": {"splits": list(opts.splits), "images": images},
@@ -161,7 +159,7 @@ def svcca_report(
     images = _held_out(result, opts.splits)
     outcome, detection = run_svcca(model, source, trained.norm, images, places, opts)
     manifest = _manifest(result, opts, len(images), outcome, detection)
-    folder = out or analysis_dir(paths.root, "svcca")
+    folder = out or paths.analysis("svcca")
     figure = folder / f"{result.slug}.png"
     curves = [
         SvccaCurve(p.place.label, p.real, p.random, p.comparison.overlaps, p.comparison.effect)
@@ -177,6 +175,8 @@ def svcca_report(
     summary = _summary(outcome, manifest["reason"])
     if manifest["suggested"]:
         summary += f"\nsuggested: {manifest['suggested']}"
-    if result.config["strategy"]["name"] != "ft":
-        summary += f"\nnote: Peng's procedure starts from an ft cell; this one is {result.config['strategy']['name']}"
+    if result.config.strategy.name != "ft":
+        summary += (
+            f"\nnote: Peng's procedure starts from an ft cell; this one is {result.config.strategy.name}"
+        )
     return summary, written

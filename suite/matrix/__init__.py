@@ -6,11 +6,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from suite.errors import UserError
-from suite.matrix.expand import Catalog, Cell, Expander
-from suite.matrix.loader import find_matrix, load_with_includes, validate
+from suite.matrix.cell import Cell, CellConfig
+from suite.matrix.expand import Catalog, Expander, check_report_names
+from suite.matrix.loader import Located, find_matrix, load_with_includes, validate
 from suite.matrix.schema import Matrix, TrainConfig
 
-__all__ = ["Catalog", "Cell", "LoadedMatrix", "Matrix", "TrainConfig", "load_matrix"]
+__all__ = ["Catalog", "Cell", "CellConfig", "LoadedMatrix", "Matrix", "TrainConfig", "load_matrix"]
 
 
 @dataclass
@@ -26,6 +27,7 @@ def load_matrix(name_or_path: str, catalog: Catalog, _seen: tuple[Path, ...] = (
     path = find_matrix(name_or_path)
     located = load_with_includes(path)
     spec = validate(located)
+    check_report_names(spec, located, catalog)
     if spec.union:
         cells = _union(path, spec, located, catalog, (*_seen, path.resolve()))
     else:
@@ -33,7 +35,9 @@ def load_matrix(name_or_path: str, catalog: Catalog, _seen: tuple[Path, ...] = (
     return LoadedMatrix(spec.name or path.stem, path, spec, cells)
 
 
-def _union(path: Path, spec: Matrix, located, catalog: Catalog, seen: tuple[Path, ...]) -> list[Cell]:
+def _union(
+    path: Path, spec: Matrix, located: Located, catalog: Catalog, seen: tuple[Path, ...]
+) -> list[Cell]:
     """The cells of every listed matrix, each expanded with its own settings; a cell in two of them runs once.
 
     `include:` cannot do this: it merges one file's keys under another's, so each paper's `train:` and `grids:`

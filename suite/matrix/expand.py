@@ -6,15 +6,22 @@ never imports torch and tests can hand it a fake catalog.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
-import json
-import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from suite.errors import UserError
-from suite.matrix.loader import Located
+from suite.matrix.cell import (
+    CHAIN,
+    ArchitectureRef,
+    Cell,
+    CellConfig,
+    DatasetRef,
+    SourceRef,
+    StrategyRef,
+    cell_id,
+)
+from suite.matrix.loader import Located, validate
 from suite.matrix.schema import (
     ArchitectureEntry,
     Axes,
@@ -29,52 +36,34 @@ BASE_SOURCES = ("imagenet", "scratch")
 PROTOCOL_VERSION = 1
 """Part of every cell's hashed config. Bump it when a code change alters what a cell computes for the same config
 (the split rule, the loop's semantics, a metric definition), so old results stop being reused on resume."""
-CHAIN = ">"
+
+
+@dataclass(frozen=True)
+class ResolvedArchitecture:
+    """An architecture entry as the catalog resolved it: the timm model and weights, the default LR and input."""
+
+    name: str
+    timm: str
+    weights: str | None
+    lr: float
+    input_size: int
+
+    def ref(self, scratch: bool) -> ArchitectureRef:
+        return ArchitectureRef(name=self.name, timm=self.timm, weights=None if scratch else self.weights)
 
 
 class Catalog(Protocol):
     def dataset_metrics(self, name: str) -> list[str]: ...
     def dataset_version(self, name: str) -> str | None: ...
     def check_metric(self, name: str) -> None: ...
-    def architecture(self, entry: ArchitectureEntry) -> dict[str, Any]: ...
-    def strategy(self, name: str, params: dict[str, Any]) -> dict[str, Any]: ...
-    def strategy_variants(self, name: str, architecture: dict[str, Any], pattern: str = "*") -> list[str]: ...
-
-
-@dataclass(frozen=True)
-class Cell:
-    id: str
-    config: dict[str, Any] = field(hash=False, compare=False)
-    parents: tuple[str, ...] = ()
-    family: str = ""
-
-    @property
-    def key(self) -> dict[str, Any]:
-        """The axis values, for `--only` filters and tables."""
-        c = self.config
-        strategy = c["strategy"]["name"] + (
-            f"@{c['strategy']['variant']}" if c["strategy"]["variant"] else ""
-        )
-        return {
-            "dataset": c["dataset"]["name"],
-            "architecture": c["architecture"]["name"],
-            "source": c["source"]["name"],
-            "strategy": strategy,
-            "seed": c["seed"],
-            "id": self.id,
-            **{k: str(v) for k, v in c.get("sweep", {}).items()},
-        }
-
-    @property
-    def slug(self) -> str:
-        k = self.key
-        text = f"{k['dataset']}.{k['architecture']}.{k['source']}.{k['strategy']}.s{k['seed']}.{self.id}"
-        return re.sub(r"[^A-Za-z0-9._-]+", "_", text.replace(CHAIN, "-to-").replace("@", "-at-"))
-
-
-def cell_id(config: dict[str, Any]) -> str:
-    """12 hex digits of sha256 over the canonical JSON of the resolved config."""
-    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    def check_table(self, name: str) -> None: ...
+    def architecture(self, entry: ArchitectureEntry) -> ResolvedArchitecture: ...
+    def strategy(
+        self, name: str, params: dict[str, Any], architecture: ResolvedArchitecture
+    ) -> StrategyRef: ...
+    def strategy_variants(
+        self, name: str, architecture: ResolvedArchitecture, pattern: str = "*"
+    ) -> list[str]: ...
 
 
 def _merge(*parts: dict[str, Any]) -> dict[str, Any]:
@@ -116,8 +105,6 @@ class Expander:
 
     def _train(self, path: tuple, *parts: TrainConfig | dict[str, Any]) -> TrainConfig:
         """Merge the settings each level set explicitly (later wins), then validate the result."""
-        from suite.matrix.loader import validate
-
         dicts = [p.model_dump(exclude_unset=True) if isinstance(p, TrainConfig) else p for p in parts]
         return validate(
             Located(_merge(*dicts), {(): self.located.marks.get(path, ("matrix", 1, 1))}), TrainConfig
@@ -202,38 +189,37 @@ class Expander:
         )
         train = train.model_copy(
             update={
-                "lr": train.lr or resolved_arch["lr"],
-                "image_size": train.image_size or resolved_arch["input_size"],
+                "lr": train.lr or resolved_arch.lr,
+                "image_size": train.image_size or resolved_arch.input_size,
             }
         )
         self._at(
             ("train", "monitor"), lambda: train.monitor == "loss" or self.catalog.check_metric(train.monitor)
         )
-        strategy = self._at(strat_path, self.catalog.strategy, strat_entry.name, strat_entry.params)
+        strategy = self._at(
+            strat_path, self.catalog.strategy, strat_entry.name, strat_entry.params, resolved_arch
+        )
         source, parents = self._source(src_path, src_entry, arch, seed)
         version_of = getattr(self.catalog, "dataset_version", None)
-        config = {
-            "protocol": PROTOCOL_VERSION,
-            "dataset": {
-                "name": ds_entry.name,
-                "metrics": metrics,
-                "version": version_of(ds_entry.name) if version_of else None,
-            },
-            "architecture": {k: v for k, v in resolved_arch.items() if k not in ("lr", "input_size")}
-            | ({"weights": None} if source["name"] == "scratch" else {}),
-            "source": source,
-            "strategy": strategy,
-            "train": train.model_dump(),
-            "seed": seed,
-            **({"sweep": point} if point else {}),
-        }
+        config = CellConfig(
+            protocol=PROTOCOL_VERSION,
+            dataset=DatasetRef(
+                name=ds_entry.name, metrics=metrics, version=version_of(ds_entry.name) if version_of else None
+            ),
+            architecture=resolved_arch.ref(scratch=source.name == "scratch"),
+            source=source,
+            strategy=strategy,
+            train=train,
+            seed=seed,
+            sweep=point or None,
+        )
         cid = cell_id(config)
         family = self.cells[parents[0]].family if parents else cid
         return Cell(cid, config, parents, family)
 
     def _source(
         self, path: tuple, entry: SourceEntry, arch: tuple, seed: int
-    ) -> tuple[dict, tuple[str, ...]]:
+    ) -> tuple[SourceRef, tuple[str, ...]]:
         """A base source, or a chain whose last link is a parent cell trained with `ft` on that dataset."""
         links = entry.name.split(CHAIN)
         if links[0] not in BASE_SOURCES:
@@ -242,11 +228,23 @@ class Expander:
                 where=self.located.where(path),
             )
         if len(links) == 1:
-            return {"name": entry.name}, ()
+            return SourceRef(name=entry.name), ()
         parent_source = SourceEntry(name=CHAIN.join(links[:-1]), train=entry.train)
         parent_ds = DatasetEntry(name=links[-1], train=entry.train)
         parent = self._cell(
             (path, parent_ds), arch, (path, parent_source), (path, StrategyEntry(name="ft")), seed, {}, ()
         )
         self.cells.setdefault(parent.id, parent)
-        return {"name": entry.name, "parent": parent.id}, (parent.id,)
+        return SourceRef(name=entry.name, parent=parent.id), (parent.id,)
+
+
+def check_report_names(matrix: Matrix, located: Located, catalog: Catalog) -> None:
+    """The metric and table names of the `report:` section, checked against the registries at their file:line."""
+    report = matrix.report
+    checks = [(("report", *path), catalog.check_metric, name) for path, name in report.metric_names()]
+    checks += [(("report", "tables", i), catalog.check_table, t) for i, t in enumerate(report.tables or [])]
+    for path, check, name in checks:
+        try:
+            check(name)
+        except UserError as exc:
+            raise UserError(f"{'.'.join(map(str, path))}: {exc.message}", where=located.where(path)) from None

@@ -12,7 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from suite.matrix.executor import ExecutorSettings
-from suite.report.config import ReportConfig
+from suite.matrix.report import ReportConfig
 
 
 class Strict(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import fnmatch
 
 from suite.errors import UserError
-from suite.matrix.expand import Cell
+from suite.matrix.cell import Cell
 
 FILTER_KEYS = ("dataset", "architecture", "source", "strategy", "seed", "id")
 ALIASES = {"arch": "architecture", "ds": "dataset"}
@@ -25,15 +25,20 @@ def parse_filters(items: list[str]) -> list[tuple[str, list[str]]]:
     return out
 
 
-def _matches(cell: Cell, key: str, patterns: list[str]) -> bool:
-    value = str(cell.key.get(key, ""))
-    base = value.split("@")[0] if key == "strategy" else value
-    return any(fnmatch.fnmatchcase(value, p) or fnmatch.fnmatchcase(base, p) for p in patterns)
+def matches(cell: Cell, filters: list[tuple[str, list[str]]]) -> bool:
+    """Whether the cell matches every filter: globs, and a strategy filter `ttl` also matches `ttl@block3`."""
+    key = cell.key
+    for name, patterns in filters:
+        value = str(key.get(name, ""))
+        base = value.split("@")[0] if name == "strategy" else value
+        if not any(fnmatch.fnmatchcase(value, p) or fnmatch.fnmatchcase(base, p) for p in patterns):
+            return False
+    return True
 
 
 def apply_filters(cells: list[Cell], filters: list[tuple[str, list[str]]]) -> list[Cell]:
     """Cells matching every filter, plus the parents they need (a two-step child cannot run alone)."""
-    chosen = [c for c in cells if all(_matches(c, k, v) for k, v in filters)]
+    chosen = [c for c in cells if matches(c, filters)]
     return with_parents(chosen, cells)
 
 

@@ -25,9 +25,15 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from itertools import pairwise
+from typing import TYPE_CHECKING
 
-from timm.models._manipulate import group_parameters
-from torch import nn
+from suite.lazy import lazy_module
+
+if TYPE_CHECKING:
+    from torch import nn
+
+torch = lazy_module("torch")
+timm = lazy_module("timm")
 
 
 @dataclass(frozen=True)
@@ -42,7 +48,7 @@ class Block:
 def head_params(model: nn.Module) -> tuple[str, ...]:
     """Names of the classifier's parameters (timm's `get_classifier`): the new, randomly initialised head."""
     head = model.get_classifier()
-    ids = {id(p) for p in head.parameters()} if isinstance(head, nn.Module) else set()
+    ids = {id(p) for p in head.parameters()} if isinstance(head, torch.nn.Module) else set()
     return tuple(n for n, p in model.named_parameters() if id(p) in ids)
 
 
@@ -79,7 +85,7 @@ def _group_ids(model: nn.Module, names: list[str]) -> list[int] | None:
         matcher = model.group_matcher(coarse=True)
     except (AttributeError, NotImplementedError):
         return None
-    group_of = group_parameters(model, matcher, reverse=True)
+    group_of = timm.models.group_parameters(model, matcher, reverse=True)
     return [group_of[n] for n in names]
 
 

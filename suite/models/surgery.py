@@ -24,11 +24,11 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-import torch
-from torch import nn
-from torch.nn.modules.batchnorm import _BatchNorm
-
 from suite.errors import UserError, did_you_mean
+from suite.lazy import lazy_module
+
+torch = lazy_module("torch")
+nn = lazy_module("torch.nn")
 
 _CUT = re.compile(r"^(?:block(?P<tap>\d+)|layer(?P<stage>\d+)\.(?P<last>\d+))$")
 
@@ -178,7 +178,9 @@ def truncate(
 
 # ---- TransFusion: halve the channels above a cut -------------------------------------------------------------
 
-_HALVABLE = (nn.Conv2d, nn.Linear, _BatchNorm)
+
+def _halvable() -> tuple[type, ...]:
+    return (nn.Conv2d, nn.Linear, nn.modules.batchnorm._BatchNorm)
 
 
 def _owners(model: nn.Module, names: set[str]) -> dict[str, nn.Module]:
@@ -193,7 +195,7 @@ def _owners(model: nn.Module, names: set[str]) -> dict[str, nn.Module]:
 
 def _new_shape(module: nn.Module, c_in: int, head: bool, num_classes: int) -> dict[str, int]:
     """The halved layer's sizes, given the channels that actually reach it."""
-    if isinstance(module, _BatchNorm):
+    if isinstance(module, nn.modules.batchnorm._BatchNorm):
         return {"num_features": c_in}
     if isinstance(module, nn.Linear):
         return {"in_features": c_in, "out_features": num_classes if head else module.out_features // 2}
@@ -213,7 +215,7 @@ def _rebuild(module: nn.Module, shape: dict[str, int]) -> None:
     for key, value in shape.items():
         setattr(module, key, value)
     dd = {"device": module.weight.device, "dtype": module.weight.dtype}
-    if isinstance(module, _BatchNorm):
+    if isinstance(module, nn.modules.batchnorm._BatchNorm):
         c = shape["num_features"]
         module.weight, module.bias = nn.Parameter(torch.empty(c, **dd)), nn.Parameter(torch.empty(c, **dd))
         if module.track_running_stats:
@@ -243,7 +245,7 @@ def halving_plan(
     body = skeleton(model)
     top = _owners(body, {n for n, _ in body.named_parameters()} - kept)
     head_ids = {id(m) for m in body.get_classifier().modules()}
-    odd = [f"{type(m).__name__} {n!r}" for n, m in top.items() if not isinstance(m, _HALVABLE)]
+    odd = [f"{type(m).__name__} {n!r}" for n, m in top.items() if not isinstance(m, _halvable())]
     if odd:
         raise UserError(
             f"tf cannot rebuild {model_name(body)} above {cut} with half the channels: {odd[0]} is not a "

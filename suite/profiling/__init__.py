@@ -20,6 +20,7 @@ from suite.matrix.schema import TrainConfig
 from suite.profiling.counts import count_macs, count_params, mac_warnings
 from suite.profiling.memory import peak_memory, reset_peak_memory
 from suite.profiling.timing import (
+    LatencySettings,
     device_name,
     forward_step,
     inference_copy,
@@ -28,11 +29,13 @@ from suite.profiling.timing import (
 )
 
 __all__ = [
+    "LatencySettings",
     "count_macs",
     "count_params",
     "device_name",
     "forward_step",
     "inference_copy",
+    "mac_warnings",
     "measure_latency",
     "measure_training",
     "peak_memory",
@@ -53,18 +56,8 @@ def profile_cell(
         notes += mac_warnings(fields["macs"])
     if p.latency:
         try:
-            fields["latency"], timing_notes = measure_latency(
-                model,
-                cfg.image_size,
-                device,
-                batch_sizes=p.batch_sizes,
-                warmup=p.warmup,
-                iterations=p.iterations,
-                max_seconds=p.max_seconds,
-                amp=cfg.amp,
-                channels_last=cfg.channels_last,
-                threads=cfg.threads,
-            )
+            settings = LatencySettings.for_cell(cfg)
+            fields["latency"], timing_notes = measure_latency(model, cfg.image_size, device, settings)
             notes += timing_notes
         except RuntimeError as exc:  # e.g. out of memory at the large batch: keep the trained cell's result
             error = f"{type(exc).__name__}: {exc}".splitlines()[0]

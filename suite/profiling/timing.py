@@ -15,6 +15,7 @@ import platform
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,38 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from suite.matrix.schema import TrainConfig
+from suite.models.trainable import freeze_frozen_batchnorm
+
 MIN_TIMED = 3
+
+
+@dataclass(frozen=True)
+class LatencySettings:
+    """How latency is measured: batch sizes, warm-up and timed calls, a time budget, and the numeric settings
+    (bf16 autocast and channels_last apply on CUDA only; `threads` None keeps torch's count)."""
+
+    batch_sizes: tuple[int, ...] = (1, 32)
+    warmup: int = 10
+    iterations: int = 30
+    max_seconds: float | None = None
+    amp: bool = False
+    channels_last: bool = False
+    threads: int | None = None
+
+    @classmethod
+    def for_cell(cls, cfg: TrainConfig) -> LatencySettings:
+        """As a cell's `train.profile` section asks, under the cell's own numeric settings."""
+        p = cfg.profile
+        return cls(
+            tuple(p.batch_sizes),
+            p.warmup,
+            p.iterations,
+            p.max_seconds,
+            cfg.amp,
+            cfg.channels_last,
+            cfg.threads,
+        )
 
 
 @contextmanager
@@ -128,17 +160,7 @@ def summarise(seconds: Sequence[float]) -> dict[str, Any]:
 
 
 def measure_latency(
-    model: nn.Module,
-    image_size: int,
-    device: torch.device,
-    *,
-    batch_sizes: Sequence[int] = (1, 32),
-    warmup: int = 10,
-    iterations: int = 30,
-    max_seconds: float | None = None,
-    amp: bool = False,
-    channels_last: bool = False,
-    threads: int | None = None,
+    model: nn.Module, image_size: int, device: torch.device, settings: LatencySettings = LatencySettings()
 ) -> tuple[dict[str, Any], list[str]]:
     """Latency per batch size (`batch_<b>`: median and IQR in ms, n timed, warm-up calls run) with the conditions it
     was measured under (`warmup` is the number asked for).
@@ -146,20 +168,20 @@ def measure_latency(
     `amp` (bf16 autocast) and `channels_last` apply on CUDA only and are recorded as applied. Returns the record and
     warnings (a batch size whose timing stopped early at `max_seconds`).
     """
-    amp, channels_last = amp and device.type == "cuda", channels_last and device.type == "cuda"
+    s = settings
+    amp, channels_last = s.amp and device.type == "cuda", s.channels_last and device.type == "cuda"
     net = inference_copy(model, device, channels_last)
     record: dict[str, Any] = {}
     notes: list[str] = []
-    with torch_threads(threads) as threads_used:
-        for b in batch_sizes:
-            times, warmed = time_calls(
-                forward_step(net, b, image_size, device, amp, channels_last), warmup, iterations, max_seconds
-            )
+    with torch_threads(s.threads) as threads_used:
+        for b in s.batch_sizes:
+            step = forward_step(net, b, image_size, device, amp, channels_last)
+            times, warmed = time_calls(step, s.warmup, s.iterations, s.max_seconds)
             record[f"batch_{b}"] = {**summarise(times), "warmup": warmed}
-            if len(times) < iterations or warmed < warmup:
+            if len(times) < s.iterations or warmed < s.warmup:
                 notes.append(
-                    f"latency batch {b}: {warmed} of {warmup} warm-up and {len(times)} of {iterations} timed calls "
-                    f"(max_seconds {max_seconds:g} reached)"
+                    f"latency batch {b}: {warmed} of {s.warmup} warm-up and {len(times)} of {s.iterations} timed "
+                    f"calls (max_seconds {s.max_seconds:g} reached)"
                 )
     header = {
         "device": device_name(device),
@@ -167,7 +189,7 @@ def measure_latency(
         "threads": threads_used,
         "channels_last": channels_last,
         "image_size": image_size,
-        "warmup": warmup,
+        "warmup": s.warmup,
     }
     return {**header, **record}, notes
 
@@ -189,8 +211,6 @@ def measure_training(
     Used by `medtl-bench profile`, which does not train; cells measure throughput in the real loop instead
     (suite/train.py, steady-state epochs). It runs on a deep copy, so the caller's weights never change.
     """
-    from suite.train import freeze_frozen_batchnorm
-
     amp, channels_last = amp and device.type == "cuda", channels_last and device.type == "cuda"
     net = copy.deepcopy(model).to(device).train()
     freeze_frozen_batchnorm(net)  # as the loop does: fully frozen BatchNorm layers stay in eval mode

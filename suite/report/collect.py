@@ -14,9 +14,8 @@ from typing import Any
 
 import pandas as pd
 
-from suite.matrix import Cell
-from suite.results import CellResult, load_results, read_result
-from suite.runner.state import RunPaths
+from suite.matrix import Cell, CellConfig
+from suite.results import CellResult, RunPaths, load_results, read_result
 
 KEY = ["dataset", "architecture", "source", "strategy", "params", "sweep", "seed"]
 
@@ -41,9 +40,9 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
-def sweep_label(config: dict[str, Any]) -> str:
+def sweep_label(config: CellConfig) -> str:
     """`lr=1e-4, batch_size=32` in the matrix's order, or '' when the cell is not a sweep point."""
-    return ", ".join(f"{k}={format_value(v)}" for k, v in config.get("sweep", {}).items())
+    return ", ".join(f"{k}={format_value(v)}" for k, v in config.sweep_point.items())
 
 
 def params_key(params: dict[str, Any]) -> str:
@@ -52,30 +51,22 @@ def params_key(params: dict[str, Any]) -> str:
     return json.dumps(params, sort_keys=True, default=str)
 
 
-def _key(config: dict[str, Any]) -> dict[str, Any]:
-    strategy = config["strategy"]
+def _key(config: CellConfig) -> dict[str, Any]:
+    strategy = config.strategy
     return {
-        "dataset": config["dataset"]["name"],
-        "architecture": config["architecture"]["name"],
-        "source": config["source"]["name"],
-        "strategy": strategy["name"] + (f"@{strategy['variant']}" if strategy.get("variant") else ""),
-        "base": strategy["name"],
-        "variant": strategy.get("variant") or "",
-        "params": params_key(strategy.get("params") or {}),
+        "dataset": config.dataset.name,
+        "architecture": config.architecture.name,
+        "source": config.source.name,
+        "strategy": strategy.spec,
+        "base": strategy.name,
+        "variant": strategy.variant or "",
+        "params": params_key(strategy.params),
         "sweep": sweep_label(config),
-        "seed": int(config["seed"]),
-        "image_size": int(config["train"]["image_size"]),
-        "parent": config["source"].get("parent", ""),
-        "metrics": tuple(config["dataset"]["metrics"]),
+        "seed": config.seed,
+        "image_size": config.train.image_size,
+        "parent": config.source.parent or "",
+        "metrics": tuple(config.dataset.metrics),
     }
-
-
-def _batch_n(latency: dict[str, Any]) -> dict[str, Any]:
-    """The larger-batch latency entry (`batch_32` by default; issue 5 makes N configurable)."""
-    keys = sorted(
-        (k for k in latency if k.startswith("batch_") and k != "batch_1"), key=lambda k: int(k[6:] or 0)
-    )
-    return latency[keys[-1]] if keys else {}
 
 
 def _num(value: Any) -> float:
@@ -85,19 +76,24 @@ def _num(value: Any) -> float:
 def _profile(result: CellResult) -> dict[str, Any]:
     """The shared profiling contract (brief): params, macs.<counter> GMACs, latency.batch_1.median_ms, memory."""
     lat, macs, env = result.latency, result.macs, result.environment
+    batches = lat.batches
+    one = batches.get(1)
+    larger = [
+        t for b, t in batches.items() if b != 1
+    ]  # batch N: the largest other batch size (32 by default)
     return {
         "params_total": _num(result.params.get("total")),
         "params_trainable": _num(result.params.get("trainable")),
-        "macs_fvcore": _num(macs.get("fvcore")),
-        "macs_thop": _num(macs.get("thop")),
-        "macs_image_size": _num(macs.get("image_size")),
-        "latency_ms": _num(lat.get("batch_1", {}).get("median_ms")),
-        "latency_iqr_ms": _num(lat.get("batch_1", {}).get("iqr_ms")),
-        "latency_batch_ms": _num(_batch_n(lat).get("median_ms")),
-        "latency_device": lat.get("device") or "",
-        "latency_threads": _num(lat.get("threads")),
-        "memory_peak_bytes": _num(result.memory.get("peak_bytes")),
-        "memory_kind": result.memory.get("kind") or "",
+        "macs_fvcore": _num(macs.fvcore),
+        "macs_thop": _num(macs.thop),
+        "macs_image_size": _num(macs.image_size),
+        "latency_ms": _num(one.median_ms if one else None),
+        "latency_iqr_ms": _num(one.iqr_ms if one else None),
+        "latency_batch_ms": _num(larger[-1].median_ms if larger else None),
+        "latency_device": lat.device or "",
+        "latency_threads": _num(lat.threads),
+        "memory_peak_bytes": _num(result.memory.peak_bytes),
+        "memory_kind": result.memory.kind or "",
         "train_img_s": _num(result.throughput.get("train_img_s")),
         "git_sha": env.get("git_sha") or "",
         "git_dirty": bool(env.get("git_dirty")),

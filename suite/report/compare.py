@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from suite.matrix.report import CompareConfig
 from suite.report.collect import Collected
-from suite.report.config import CompareConfig
 from suite.report.naming import higher_is_better, metric_label, source_label
 from suite.report.stats import mean_se
 from suite.report.tables.format import markdown

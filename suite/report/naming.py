@@ -1,28 +1,14 @@
-"""How the leaderboard names things: the papers' strategy labels, sources, variant kinds, metric headers."""
+"""How the leaderboard names things: the papers' strategy labels, sources, variants, metric headers.
+
+Labels live where the things are defined (a strategy's `label`, a metric's `MetricInfo.label`); this module only
+reads them, and parses variant names (`block3`, `layer3.2`, a step number) for the search rows."""
 
 from __future__ import annotations
 
 import re
 
 from suite.metrics import METRICS
-
-# Paper labels (METHODS.md); a strategy not listed is shown upper-cased.
-DISPLAY = {
-    "ft": "FT",
-    "lp": "LP",
-    "g-lf": "G-LF",
-    "g-fl": "G-FL",
-    "lp-ft": "LP-FT",
-    "l1-sp": "L1-SP",
-    "l2-sp": "L2-SP",
-    "auto-rgn": "Auto-RGN",
-    "ttl": "TTL",
-    "tf": "TF",
-    "lwft": "LWFT",
-    "swft": "SWFT",
-    "lora": "LoRA",
-    "swft-lora": "SWFT-LoRA",
-}
+from suite.strategies import STRATEGIES
 
 _BLOCK = re.compile(r"block(\d+)$")
 _LAYER = re.compile(r"layer(\d+)[._](\d+)$")
@@ -30,7 +16,8 @@ _STEP = re.compile(r"\d+$")
 
 
 def strategy_label(base: str) -> str:
-    return DISPLAY.get(base, base.upper())
+    """The paper's label of a strategy (its class's `label`); a name no strategy has is shown upper-cased."""
+    return STRATEGIES.get(base).label if base in STRATEGIES else base.upper()
 
 
 def source_label(source: str) -> str:
@@ -53,10 +40,6 @@ def layer_of(variant: str) -> tuple[int, int] | None:
     """(block, layer) of a layer-level cut (`layer3.2` → (3, 2)), else None."""
     m = _LAYER.fullmatch(variant)
     return (int(m.group(1)), int(m.group(2))) if m else None
-
-
-def is_step(variant: str) -> bool:
-    return bool(_STEP.fullmatch(variant))
 
 
 def metric_label(metric: str) -> str:

@@ -10,24 +10,30 @@ import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.patches import Patch
-from sklearn.metrics import auc, roc_curve
 
+from suite.lazy import lazy_module
+from suite.report.changes import Change
 from suite.report.naming import metric_label, source_label, strategy_label
-from suite.report.select import Row
-from suite.report.tables.format import ordered
-from suite.report.tables.relative import Change
+from suite.report.select import Row, ordered
 from suite.results import atomic_write_bytes
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+# loaded when a figure is drawn, so that reading the table registry (every `run --dry-run`) stays cheap
+mpl_agg = lazy_module("matplotlib.backends.backend_agg")
+mpl_figure = lazy_module("matplotlib.figure")
+mpl_patches = lazy_module("matplotlib.patches")
+skm = lazy_module("sklearn.metrics")
 
 DPI = 100
 
 
 def _save(fig: Figure, path: Path) -> Path:
-    FigureCanvasAgg(fig)
+    mpl_agg.FigureCanvasAgg(fig)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
     atomic_write_bytes(path, buffer.getvalue())
@@ -48,7 +54,7 @@ def relative_plot(changes: list[Change], dataset: str, baseline: str, path: Path
     labels = ordered([c.row for c in drawn], lambda r: r.label)
     series = ordered([c.row for c in drawn], series_of)
     value = {(c.row.label, series_of(c.row)): c for c in drawn}
-    fig = Figure(figsize=(max(5.0, 1.1 * len(labels) * max(1, len(series)) ** 0.5 + 2), 3.8))
+    fig = mpl_figure.Figure(figsize=(max(5.0, 1.1 * len(labels) * max(1, len(series)) ** 0.5 + 2), 3.8))
     ax = fig.add_subplot()
     width = min(0.8 / len(series), 0.4)
     x = np.arange(len(labels))
@@ -57,14 +63,16 @@ def relative_plot(changes: list[Change], dataset: str, baseline: str, path: Path
         found = [value.get((label, name)) for label in labels]
         heights = [c.percent if c else math.nan for c in found]
         bars = ax.bar(x + (k - (len(series) - 1) / 2) * width, heights, width)
-        handles.append(Patch(facecolor=bars.patches[0].get_facecolor(), label=name))
+        handles.append(mpl_patches.Patch(facecolor=bars.patches[0].get_facecolor(), label=name))
         for patch, c in zip(bars.patches, found):
             if c and not (c.row.complete and c.baseline.complete):
                 patch.set_hatch("///")
         ax.bar_label(bars, fmt="%+.1f", fontsize=7, padding=2)
     if any(not (c.row.complete and c.baseline.complete) for c in drawn):
         handles.append(
-            Patch(facecolor="white", edgecolor="black", hatch="///", label="fewer seeds than asked")
+            mpl_patches.Patch(
+                facecolor="white", edgecolor="black", hatch="///", label="fewer seeds than asked"
+            )
         )
     ax.axhline(0.0, color="black", linewidth=0.8)
     tilt = len(labels) > 4
@@ -112,8 +120,8 @@ def roc_curve_of(npz: Path, name: str) -> Curve | None:
         y, s = targets.ravel(), scores.ravel()
     if len(np.unique(y)) < 2:
         return None
-    fpr, tpr, _ = roc_curve(y, s)
-    return Curve(name, fpr, tpr, float(auc(fpr, tpr)))
+    fpr, tpr, _ = skm.roc_curve(y, s)
+    return Curve(name, fpr, tpr, float(skm.auc(fpr, tpr)))
 
 
 def roc_plot(panels: list[tuple[str, list[Curve]]], title: str, path: Path) -> Path | None:
@@ -123,7 +131,7 @@ def roc_plot(panels: list[tuple[str, list[Curve]]], title: str, path: Path) -> P
         return None
     cols = min(3, len(panels))
     rows = math.ceil(len(panels) / cols)
-    fig = Figure(figsize=(3.6 * cols, 3.5 * rows + 0.4))
+    fig = mpl_figure.Figure(figsize=(3.6 * cols, 3.5 * rows + 0.4))
     axes = fig.subplots(rows, cols, squeeze=False)
     for ax, (name, curves) in zip(axes.flat, panels):
         for curve in curves:

@@ -19,14 +19,16 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
 
+from suite.matrix.report import ReportConfig, VariantMode
 from suite.report.collect import format_value
-from suite.report.config import ReportConfig, VariantMode
-from suite.report.naming import block_of, higher_is_better, is_step, layer_of, strategy_label, variant_text
+from suite.report.naming import block_of, higher_is_better, layer_of, strategy_label, variant_text
 from suite.report.stats import Stat, mean_se
+from suite.strategies import STRATEGIES
 
 
 @dataclass
@@ -123,15 +125,14 @@ def report_split(frame: pd.DataFrame, dataset: str) -> str:
     return "test" if sub.empty or has_test else "val"
 
 
-def variant_mode(base: str, variants: list[str], config: ReportConfig) -> VariantMode:
+DEFAULT_MODES: dict[str | None, VariantMode] = {"cut": "search", "step": "each+best", None: "best"}
+
+
+def variant_mode(base: str, config: ReportConfig) -> VariantMode:
+    """The report's setting for the strategy, else the default for its kind of variant (its class says which)."""
     if base in config.variants:
         return config.variants[base]
-    named = [v for v in variants if v]
-    if any(block_of(v) is not None or layer_of(v) is not None for v in named):
-        return "search"
-    if named and all(is_step(v) for v in named):
-        return "each+best"
-    return "best"
+    return DEFAULT_MODES[STRATEGIES.get(base).variant_kind if base in STRATEGIES else None]
 
 
 def candidates_of(group: pd.DataFrame) -> list[Candidate]:
@@ -231,7 +232,7 @@ def select(frame: pd.DataFrame, config: ReportConfig) -> list[Row]:
     for key, group in _by_params(frame.groupby(keys, sort=False)):
         metric = config.select_on or dataset_metrics(frame, key[0], config)[0]
         split = report_split(frame, key[0])
-        mode = variant_mode(key[3], list(group["variant"]), config)
+        mode = variant_mode(key[3], config)
         cands = candidates_of(group)
         if config.sweeps == "each":
             units = []
@@ -262,3 +263,12 @@ def _by_params(groups) -> list[tuple[tuple, pd.DataFrame]]:
             label = ", ".join(f"{k}={format_value(params[k])}" for k in differ if k in params)
             out.append(((*key, label), group[group["params"] == raw]))
     return out
+
+
+def ordered(rows: Sequence[Row], key: Callable[[Row], object]) -> list:
+    """Distinct values of key(row), by the first row (matrix order) that has each."""
+    firsts: dict[object, float] = {}
+    for row in rows:
+        k = key(row)
+        firsts[k] = min(firsts.get(k, math.inf), row.order)
+    return sorted(firsts, key=lambda k: firsts[k])

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from suite.errors import UserError
 from suite.matrix import Cell, LoadedMatrix
-from suite.runner.state import RunPaths
+from suite.results import RunPaths
 
 EXECUTORS = ("local", "docker", "slurm")
 # command-line flag → settings field, per executor

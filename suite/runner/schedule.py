@@ -19,9 +19,9 @@ from typing import Protocol
 from tqdm import tqdm
 
 from suite.matrix import Cell
-from suite.results import read_result, write_result
+from suite.results import RunPaths, read_result, status_of, write_result
 from suite.runner.spec import CellSpec, failed_result
-from suite.runner.state import CellLock, RunPaths, plan, status_of
+from suite.runner.state import CellLock, plan
 
 
 class Handle(Protocol):
@@ -98,19 +98,8 @@ class Scheduler:
         self.tty = sys.stderr.isatty()
 
     def _spec(self, cell: Cell, by_id: dict[str, Cell]) -> CellSpec:
-        p = self.paths
-        return CellSpec(
-            cell.id,
-            cell.slug,
-            self.matrix,
-            cell.config,
-            {pid: str(p.checkpoint(by_id[pid]).resolve()) for pid in cell.parents},
-            str(p.result(cell).resolve()),
-            str(p.predictions(cell).resolve()),
-            str(p.checkpoint(cell).resolve()),
-            str(p.progress(cell).resolve()),
-            self.environment,
-            self.allow_unverified,
+        return CellSpec.for_cell(
+            cell, self.paths, self.matrix, self.environment, by_id, self.allow_unverified
         )
 
     def _record_failure(self, spec: CellSpec, reason: str) -> None:
@@ -185,7 +174,7 @@ class Scheduler:
             self.paths.progress(cell).unlink(missing_ok=True)
             handle = self.launcher.start(cell, spec_path, self.paths.log(cell))
             bar = tqdm(
-                total=cell.config["train"]["epochs"],
+                total=cell.config.train.epochs,
                 desc=cell.slug[:60],
                 unit="ep",
                 leave=False,
@@ -194,7 +183,7 @@ class Scheduler:
                 dynamic_ncols=True,
             )
             running[cell.id] = _Running(
-                cell, handle, lock, time.perf_counter(), 60 * cell.config["train"]["timeout_min"], bar
+                cell, handle, lock, time.perf_counter(), 60 * cell.config.train.timeout_min, bar
             )
 
     def _check(self, running, cid, outcome, summary, by_id, outer) -> None:
@@ -227,9 +216,7 @@ class Scheduler:
             summary.trained.append(job.cell)
             test = result.metrics.get("test") or result.metrics.get("val")
             shown = (
-                ", ".join(f"{m}={test.get(m):.3f}" for m in result.config["dataset"]["metrics"][:2])
-                if test
-                else ""
+                ", ".join(f"{m}={test.get(m):.3f}" for m in result.config.dataset.metrics[:2]) if test else ""
             )
             self.say(f"done   {job.cell.slug} ({minutes:.1f} min) {shown}")
         else:

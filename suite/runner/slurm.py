@@ -76,7 +76,7 @@ class SlurmHandle:
 
     def __init__(self, launcher: SlurmLauncher, cell: Cell, spec_path: Path, log_path: Path) -> None:
         self.launcher, self.cell, self.spec_path, self.log_path = launcher, cell, spec_path, log_path
-        self.timeout_min: float = cell.config["train"]["timeout_min"]
+        self.timeout_min: float = cell.config.train.timeout_min
         self.job = None
         self.submitted_at = 0.0
         self.state = ""

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from suite.results import CellResult
+from pydantic import BaseModel, ConfigDict
+
+from suite.matrix.cell import Cell, CellConfig
+from suite.results import CellResult, RunPaths
 
 
-@dataclass
-class CellSpec:
+class CellSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     cell_id: str
     slug: str
     matrix: str
-    config: dict[str, Any]
+    config: CellConfig
     parents: dict[str, str]  # parent cell id → its best checkpoint
     result_path: str
     predictions_path: str
@@ -27,13 +29,50 @@ class CellSpec:
         False  # `run --allow-unverified`: a run option, not part of the cell's config or id
     )
 
+    @classmethod
+    def for_cell(
+        cls,
+        cell: Cell,
+        paths: RunPaths,
+        matrix: str,
+        environment: dict[str, Any],
+        parents: dict[str, Cell] | None = None,
+        allow_unverified: bool = False,
+    ) -> CellSpec:
+        """The hand-off for `cell` of a matrix whose results live in `paths` (`parents`: its parent cells by id)."""
+        parents = parents or {}
+        return cls(
+            cell_id=cell.id,
+            slug=cell.slug,
+            matrix=matrix,
+            config=cell.config,
+            parents={pid: str(paths.checkpoint(parents[pid]).resolve()) for pid in cell.parents},
+            result_path=str(paths.result(cell).resolve()),
+            predictions_path=str(paths.predictions(cell).resolve()),
+            checkpoint_path=str(paths.checkpoint(cell).resolve()),
+            progress_path=str(paths.progress(cell).resolve()),
+            environment=environment,
+            allow_unverified=allow_unverified,
+        )
+
     def write(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(asdict(self), indent=1))
+        path.write_text(self.model_dump_json(indent=1))
 
     @classmethod
     def read(cls, path: Path) -> CellSpec:
-        return cls(**json.loads(path.read_text()))
+        return cls.model_validate_json(path.read_text())
+
+    def identity(self) -> dict[str, Any]:
+        """The result fields that name the cell, whether it finished or failed."""
+        return {
+            "cell_id": self.cell_id,
+            "matrix": self.matrix,
+            "slug": self.slug,
+            "config": self.config,
+            "parents": list(self.parents),
+            "seed": self.config.seed,
+        }
 
 
 def now() -> str:
@@ -43,14 +82,9 @@ def now() -> str:
 def failed_result(spec: CellSpec, error: str, started: str | None = None) -> CellResult:
     """The record of a cell that did not finish: the reason, the config, the environment."""
     return CellResult(
-        cell_id=spec.cell_id,
-        matrix=spec.matrix,
-        slug=spec.slug,
+        **spec.identity(),
         status="failed",
         error=error,
-        config=spec.config,
-        parents=list(spec.parents),
-        seed=spec.config["seed"],
         environment=spec.environment,
         started_at=started,
         finished_at=now(),

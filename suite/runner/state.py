@@ -1,64 +1,16 @@
-"""Where a matrix's cells keep their state, and which cells still need to run (resume).
+"""Which cells still need to run (resume), and the per-cell lock that keeps two drivers off one cell.
 
-results/<matrix>/runs/<slug>.json   the result (committed, published); <slug>.npz its test predictions
-results/<matrix>/work/<slug>/       cell.json, log.txt, progress.json, best.pt, lock  (git-ignored)
+The folder layout is suite/results/layout.py (`RunPaths`).
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 from suite.matrix import Cell
-from suite.results import read_result
-
-
-@dataclass(frozen=True)
-class RunPaths:
-    root: Path  # results/<matrix>
-
-    @property
-    def runs(self) -> Path:
-        return self.root / "runs"
-
-    @property
-    def work(self) -> Path:
-        return self.root / "work"
-
-    def result(self, cell: Cell) -> Path:
-        return self.runs / f"{cell.slug}.json"
-
-    def predictions(self, cell: Cell) -> Path:
-        return self.runs / f"{cell.slug}.npz"
-
-    def cell_dir(self, cell: Cell) -> Path:
-        return self.work / cell.slug
-
-    def checkpoint(self, cell: Cell) -> Path:
-        return self.cell_dir(cell) / "best.pt"
-
-    def log(self, cell: Cell) -> Path:
-        return self.cell_dir(cell) / "log.txt"
-
-    def progress(self, cell: Cell) -> Path:
-        return self.cell_dir(cell) / "progress.json"
-
-    def spec(self, cell: Cell) -> Path:
-        return self.cell_dir(cell) / "cell.json"
-
-
-def status_of(paths: RunPaths, cell: Cell) -> str:
-    """`ok`, `failed` or `missing`; a result whose id does not match the cell (edited config) counts as missing."""
-    path = paths.result(cell)
-    if not path.is_file():
-        return "missing"
-    try:
-        result = read_result(path)
-    except (ValueError, OSError):
-        return "missing"
-    return result.status if result.cell_id == cell.id else "missing"
+from suite.results import RunPaths, status_of
 
 
 def plan(cells: list[Cell], paths: RunPaths, retry_failed: bool = True) -> tuple[list[Cell], list[Cell]]:

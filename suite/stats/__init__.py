@@ -16,18 +16,6 @@ Entry point: `render_significance(frame, config, plots_dir, metrics) -> markdown
 
 from __future__ import annotations
 
-from typing import Any
+from suite.stats.render import render_significance
 
-from suite.stats.config import SignificanceConfig
-
-__all__ = ["SignificanceConfig", "render_significance"]
-
-
-def __getattr__(name: str) -> Any:
-    """`render_significance` is imported on first use: it pulls in pandas, scipy, autorank and matplotlib, and
-    the matrix schema imports this package for `SignificanceConfig` alone."""
-    if name == "render_significance":
-        from suite.stats.render import render_significance
-
-        return render_significance
-    raise AttributeError(f"module 'suite.stats' has no attribute {name!r}")
+__all__ = ["render_significance"]

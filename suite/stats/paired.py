@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from suite.stats.config import SignificanceConfig
+from suite.matrix.report import SignificanceConfig
 from suite.stats.text import plural
 
 # Differences whose sample SD is below this (relative to 1 + |mean|) count as constant: the t statistic is then

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from suite.errors import UserError, did_you_mean
+from suite.matrix.report import SignificanceConfig
 from suite.metrics import METRICS
-from suite.stats.config import SignificanceConfig
 
 KEYS = ("dataset", "architecture", "source", "strategy", "seed")
 REQUIRED = (*KEYS, "modality")
@@ -98,9 +98,10 @@ def scores(frame: pd.DataFrame, metrics: Mapping[str, str], config: Significance
         metric = config.metric or metrics.get(dataset)
         if metric is None:
             raise ValueError(f"no ranking metric given for dataset {dataset!r}")
-        if metric not in METRICS:
-            raise UserError(f"significance: dataset {dataset!r} ranks on {did_you_mean(metric, METRICS)}")
-        sign = 1.0 if METRICS[metric].higher_is_better else -1.0
+        try:
+            sign = 1.0 if METRICS.get(metric).higher_is_better else -1.0
+        except UserError as exc:
+            raise UserError(f"significance: dataset {dataset!r} ranks on {exc.message}") from None
         test = _metric_column(rows, "test", metric)
         if test.isna().all():
             notes.append(f"{dataset}: no test-split {metric} in any result; left out.")

@@ -19,7 +19,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from autorank import autorank, plot_stats
 
-from suite.stats.config import SignificanceConfig
+from suite.matrix.report import SignificanceConfig
 
 
 @dataclass

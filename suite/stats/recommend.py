@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from suite.stats.config import SignificanceConfig
+from suite.matrix.report import SignificanceConfig
 from suite.stats.paired import adjust, paired_pvalues
 from suite.stats.prepare import cell_means
 from suite.stats.ranks import RankOutcome, friedman_nemenyi

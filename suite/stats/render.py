@@ -14,8 +14,8 @@ from pathlib import Path
 import pandas as pd
 from tabulate import tabulate
 
+from suite.matrix.report import SignificanceConfig
 from suite.metrics import METRICS
-from suite.stats.config import SignificanceConfig
 from suite.stats.paired import compare_to_baseline, effectiveness
 from suite.stats.prepare import cell_means, check_baseline, scores
 from suite.stats.ranks import RankOutcome, cd_diagram, friedman_nemenyi

@@ -9,6 +9,6 @@ from suite.strategies import (
     rgn,  # noqa: F401  (registers auto-rgn)
     structural,  # noqa: F401  (ttl, tf)
 )
-from suite.strategies.base import STRATEGIES, Strategy, StrategyContext
+from suite.strategies.base import STRATEGIES, Strategy, StrategyContext, VariantSpace, registered
 
-__all__ = ["STRATEGIES", "Strategy", "StrategyContext"]
+__all__ = ["STRATEGIES", "Strategy", "StrategyContext", "VariantSpace", "registered"]

@@ -3,6 +3,10 @@
 The loop (suite/train.py) calls, in order: `prepare_model` once; then each epoch `trainable` (the one place that
 decides `requires_grad`), `on_epoch_start`; each step `extra_loss` and `before_step`. `param_groups` shapes the
 optimiser. Every hook is a no-op by default, which is full fine-tuning. Strategies never contain a training loop.
+
+What the report and the command line need (`name`, the paper's `label`, the `variant_kind`, the parameters and the
+card) lives on the class, once, and importing this package loads no torch: the registries answer `list`,
+`run --dry-run` and `report` without it (suite/lazy.py).
 """
 
 from __future__ import annotations
@@ -10,13 +14,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
-import torch
-from torch import nn
-
+from suite.errors import UserError
 from suite.models.blocks import Block, param_blocks
 from suite.registry import Registry
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+VariantKind = Literal["cut", "step"]
+"""`cut`: variants are cut points (`ttl@block3`), searched block then layer (Peng's -1/-2); `step`: numbered steps
+(`swft@3`), each shown as its own row (Fang)."""
 
 
 @dataclass
@@ -44,10 +54,31 @@ class StrategyContext:
 
 
 @dataclass(frozen=True)
+class VariantSpace:
+    """A strategy's variants on one architecture: what `name@*` runs, every variant a matrix may name, and the ones
+    that exist but cannot run there, with the reason (TF's cuts inside a residual stage)."""
+
+    search: tuple[str, ...] = ()
+    valid: tuple[str, ...] = ()
+    excluded: dict[str, str] = field(default_factory=dict)
+
+    def matching(self, pattern: str) -> list[str]:
+        """`*` is the search; any other glob is matched against every valid variant."""
+        return list(self.search) if pattern == "*" else [v for v in self.valid if fnmatchcase(v, pattern)]
+
+    def why_excluded(self, pattern: str) -> str | None:
+        """The reason the first excluded variant matching `pattern` cannot run, if one matches."""
+        return next((why for v, why in self.excluded.items() if fnmatchcase(v, pattern)), None)
+
+
+@dataclass(frozen=True)
 class Strategy:
     """Full fine-tuning by default: every parameter trains at the base LR."""
 
     name: ClassVar[str] = ""
+    label: ClassVar[str] = ""
+    """The paper's name for it, as the leaderboard prints it (`LP-FT`, `Auto-RGN`)."""
+    variant_kind: ClassVar[VariantKind | None] = None
     variant: str | None = None
 
     @classmethod
@@ -56,13 +87,27 @@ class Strategy:
         return []
 
     @classmethod
-    def variants_for(cls, model: nn.Module, pattern: str = "*") -> list[str]:
-        """Variants for one architecture (`model` may live on the meta device) that match the glob `pattern`.
+    def variant_space(cls, model: nn.Module) -> VariantSpace:
+        """The variants on one architecture (`model` may live on the meta device). By default `variants(number of
+        blocks)`; strategies whose variants are the model's cut points (ttl, tf, lwft) override this."""
+        found = tuple(cls.variants(len(param_blocks(model))))
+        return VariantSpace(found, found)
 
-        A matrix's `name@*` asks for `pattern="*"`, `name@layer3.*` for `"layer3.*"`. By default these are
-        `variants(num_blocks)`; strategies whose variants are the model's cut points (ttl, tf, lwft) override this.
-        """
-        return [v for v in cls.variants(len(param_blocks(model))) if fnmatchcase(v, pattern)]
+    @classmethod
+    def variants_for(cls, model: nn.Module, pattern: str = "*") -> list[str]:
+        """Variants for one architecture that match the glob `pattern` (`name@*`: `"*"`, `name@layer3.*`); a
+        pattern that matches only variants which cannot run there is a `UserError` saying why."""
+        space = cls.variant_space(model)
+        found = space.matching(pattern)
+        why = None if found else space.why_excluded(pattern)
+        if why:
+            raise UserError(why)
+        return found
+
+    @classmethod
+    def changes_network(cls) -> bool:
+        """True when `prepare_model` changes the network (truncation, halving, adapters): its cost is its own."""
+        return cls.prepare_model is not Strategy.prepare_model
 
     def prepare_model(self, model: nn.Module, ctx: StrategyContext | None) -> nn.Module:
         return model
@@ -86,3 +131,13 @@ class Strategy:
 
 
 STRATEGIES: Registry[type[Strategy]] = Registry("strategy")
+
+S = TypeVar("S", bound=type[Strategy])
+
+
+def registered(cls: S) -> S:
+    """Class decorator: registers a strategy under its `name`, which is written once, on the class."""
+    if not cls.name or not cls.label:
+        raise TypeError(f"{cls.__name__} needs a `name` and a `label` to be registered")
+    STRATEGIES.add(cls.name, cls)
+    return cls

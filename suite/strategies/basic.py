@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from torch import nn
+from suite.lazy import lazy_module
+from suite.strategies.base import Strategy, StrategyContext, registered
 
-from suite.strategies.base import STRATEGIES, Strategy, StrategyContext
+nn = lazy_module("torch.nn")
 
 
-@STRATEGIES.register("ft")
+@registered
 @dataclass(frozen=True)
 class FullFineTune(Strategy):
     """FT, full fine-tuning (Davila; Peng's FTL; Fang's Expt 1 `**`, and Expt 2 `^` from scratch).
@@ -18,9 +19,10 @@ class FullFineTune(Strategy):
     """
 
     name = "ft"
+    label = "FT"
 
 
-@STRATEGIES.register("lp")
+@registered
 @dataclass(frozen=True)
 class LinearProbe(Strategy):
     """LP, linear probing (Davila; Fang's one-step `*` and two-step `++`).
@@ -30,6 +32,7 @@ class LinearProbe(Strategy):
     """
 
     name = "lp"
+    label = "LP"
 
     def trainable(self, model: nn.Module, epoch: int, ctx: StrategyContext) -> set[str]:
         return set(ctx.head)

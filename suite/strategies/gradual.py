@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from torch import nn
-
+from suite.lazy import lazy_module
 from suite.models.blocks import Block
-from suite.strategies.base import STRATEGIES, Strategy, StrategyContext
+from suite.strategies.base import Strategy, StrategyContext, registered
+
+nn = lazy_module("torch.nn")
 
 
 def epochs_of(value: float, total: int) -> int:
@@ -64,7 +65,7 @@ class _Gradual(Scheduled):
         return (epoch - 1) // epochs_of(self.epochs_per_step, ctx.epochs)
 
 
-@STRATEGIES.register("g-lf")
+@registered
 @dataclass(frozen=True)
 class GradualLastToFirst(_Gradual):
     """G-LF, gradual unfreezing from the last block to the first (Davila §3.1.3; Howard & Ruder 2018, ULMFiT).
@@ -77,12 +78,13 @@ class GradualLastToFirst(_Gradual):
     """
 
     name = "g-lf"
+    label = "G-LF"
 
     def unfrozen(self, epoch: int, ctx: StrategyContext) -> list[Block]:
         return ctx.blocks[max(0, len(ctx.blocks) - 1 - self.step(epoch, ctx)) :]
 
 
-@STRATEGIES.register("g-fl")
+@registered
 @dataclass(frozen=True)
 class GradualFirstToLast(_Gradual):
     """G-FL, gradual unfreezing from the first block to the last (Davila §3.1.4, "the reverse of G-LF").
@@ -93,13 +95,14 @@ class GradualFirstToLast(_Gradual):
     """
 
     name = "g-fl"
+    label = "G-FL"
 
     def unfrozen(self, epoch: int, ctx: StrategyContext) -> list[Block]:
         body, head = ctx.blocks[:-1], ctx.blocks[-1]
         return [*body[: self.step(epoch, ctx) + 1], head]
 
 
-@STRATEGIES.register("lp-ft")
+@registered
 @dataclass(frozen=True)
 class ProbeThenTune(Scheduled):
     """LP-FT, linear probing then full fine-tuning (Davila §3.1.5 "Gradual Unfreeze, Last/All"; Kumar et al. 2022).
@@ -111,6 +114,7 @@ class ProbeThenTune(Scheduled):
     """
 
     name = "lp-ft"
+    label = "LP-FT"
     lp_epochs: float = 0.1
 
     def __post_init__(self) -> None:

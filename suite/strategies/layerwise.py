@@ -11,13 +11,14 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 from weakref import WeakKeyDictionary
 
-from torch import nn
-
 from suite.errors import UserError
+from suite.lazy import lazy_module
 from suite.models.blocks import Block
 from suite.models.surgery import Cut, cut_points, kept_params
-from suite.strategies.base import STRATEGIES, Strategy, StrategyContext
+from suite.strategies.base import Strategy, StrategyContext, registered
 from suite.strategies.structural import CutStrategy
+
+nn = lazy_module("torch.nn")
 
 _BOTTOM: WeakKeyDictionary[nn.Module, dict[str, frozenset[str]]] = WeakKeyDictionary()
 
@@ -30,7 +31,7 @@ def _bottom(model: nn.Module, cut: Cut) -> frozenset[str]:
     return per_model[str(cut)]
 
 
-@STRATEGIES.register("lwft")
+@registered
 @dataclass(frozen=True)
 class LayerWiseFineTune(CutStrategy):
     """LWFT, layer-wise fine-tuning (Tajbakhsh et al. 2016, IEEE TMI; as generalised by Peng et al. 2023, §P).
@@ -47,6 +48,7 @@ class LayerWiseFineTune(CutStrategy):
     """
 
     name = "lwft"
+    label = "LWFT"
     lr_ratio: float = 0.1
     bottom_lr_ratio: float | None = None
 
@@ -105,7 +107,7 @@ def step_blocks(variant: str | None, default: int, ctx: StrategyContext, name: s
     return ctx.blocks[n - k :]
 
 
-@STRATEGIES.register("swft")
+@registered
 @dataclass(frozen=True)
 class StepWiseFineTune(Strategy):
     """SWFT, step-wise fine-tuning (Fang et al. 2025, Sci. Rep.; METHODS.md §F).
@@ -119,6 +121,8 @@ class StepWiseFineTune(Strategy):
     """
 
     name = "swft"
+    label = "SWFT"
+    variant_kind = "step"
     DEFAULT_STEP: ClassVar[int] = 3
 
     def __post_init__(self) -> None:

@@ -12,13 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from peft import LoraConfig, inject_adapter_in_model
-from peft.tuners.lora import LoraLayer
-from torch import nn
-
+from suite.lazy import lazy_module
 from suite.models.blocks import Block
-from suite.strategies.base import STRATEGIES, Strategy, StrategyContext
+from suite.strategies.base import Strategy, StrategyContext, registered
 from suite.strategies.layerwise import parse_step, step_blocks
+
+nn = lazy_module("torch.nn")
+peft = lazy_module("peft")
 
 
 def lora_targets(model: nn.Module, params: set[str]) -> list[str]:
@@ -39,13 +39,13 @@ def lora_params(model: nn.Module) -> set[str]:
     """Names of every LoRA A and B matrix in the model."""
     names = set()
     for name, module in model.named_modules():
-        if isinstance(module, LoraLayer):
+        if isinstance(module, peft.tuners.lora.LoraLayer):
             for part in ("lora_A", "lora_B"):
                 names |= {f"{name}.{part}.{p}" for p, _ in getattr(module, part).named_parameters()}
     return names
 
 
-@STRATEGIES.register("lora")
+@registered
 @dataclass(frozen=True)
 class LoRA(Strategy):
     """LoRA, low-rank adaptation (Hu et al. 2022, via peft; Fang et al. 2025's "Step 6 (LoRA)").
@@ -58,6 +58,7 @@ class LoRA(Strategy):
     """
 
     name = "lora"
+    label = "LoRA"
     rank: int = 8
     alpha: int = 16
     dropout: float = 0.0
@@ -73,7 +74,7 @@ class LoRA(Strategy):
         blocks = self.adapted_blocks(ctx)
         targets = lora_targets(model, ctx.blocks_params(blocks))
         if targets:
-            config = LoraConfig(
+            config = peft.LoraConfig(
                 r=self.rank,
                 lora_alpha=self.alpha,
                 lora_dropout=self.dropout,
@@ -81,7 +82,7 @@ class LoRA(Strategy):
                 init_lora_weights=True,  # A: kaiming_uniform_(a=sqrt(5)), B: zeros
                 bias="none",
             )
-            inject_adapter_in_model(config, model)
+            peft.inject_adapter_in_model(config, model)
         named = dict(model.named_parameters())
         ctx.records["lora"] = {
             "blocks": [b.name for b in blocks],
@@ -94,7 +95,7 @@ class LoRA(Strategy):
         return lora_params(model) | set(ctx.head)
 
 
-@STRATEGIES.register("swft-lora")
+@registered
 @dataclass(frozen=True)
 class StepWiseLoRA(LoRA):
     """SWFT + LoRA (Fang et al. 2025's "Step k (LoRA)"): LoRA added block by block from the top, as in SWFT.
@@ -105,6 +106,8 @@ class StepWiseLoRA(LoRA):
     """
 
     name = "swft-lora"
+    label = "SWFT-LoRA"
+    variant_kind = "step"
     DEFAULT_STEP: ClassVar[int] = 3
 
     def __post_init__(self) -> None:

@@ -20,12 +20,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-import torch
-from timm.optim import param_groups_weight_decay
-from torch import nn
-
+from suite.lazy import lazy_module
 from suite.models.blocks import head_params
-from suite.strategies.base import STRATEGIES, Strategy, StrategyContext
+from suite.strategies.base import Strategy, StrategyContext, registered
+
+torch = lazy_module("torch")
+nn = lazy_module("torch.nn")
+timm_optim = lazy_module("timm.optim")
 
 
 def penalised_params(model: nn.Module, norm_and_bias: bool) -> set[str]:
@@ -34,7 +35,7 @@ def penalised_params(model: nn.Module, norm_and_bias: bool) -> set[str]:
     if norm_and_bias:
         return set(names.values())
     skip = model.no_weight_decay() if hasattr(model, "no_weight_decay") else ()
-    groups = param_groups_weight_decay(model, weight_decay=1.0, no_weight_decay_list=skip)
+    groups = timm_optim.param_groups_weight_decay(model, weight_decay=1.0, no_weight_decay_list=skip)
     return {names[id(p)] for g in groups if g["weight_decay"] for p in g["params"]}
 
 
@@ -101,15 +102,16 @@ _CARD = """
 """
 
 
-@STRATEGIES.register("l2-sp")
+@registered
 @dataclass(frozen=True)
 class L2SP(_StartingPoint):
     __doc__ = "L2-SP: loss + α/2‖w_s − w⁰_s‖²₂ + β/2‖w_head‖²₂ (Davila §3.1.7; Li et al. 2018).\n" + _CARD
     name = "l2-sp"
+    label = "L2-SP"
     order = 2
 
 
-@STRATEGIES.register("l1-sp")
+@registered
 @dataclass(frozen=True)
 class L1SP(_StartingPoint):
     __doc__ = (
@@ -118,4 +120,5 @@ class L1SP(_StartingPoint):
         + "    The released script gives values for L2-SP only; L1-SP reuses them (our assumption).\n"
     )
     name = "l1-sp"
+    label = "L1-SP"
     order = 1

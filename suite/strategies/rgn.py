@@ -24,10 +24,11 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-import torch
-from torch import nn
+from suite.lazy import lazy_module
+from suite.strategies.base import Strategy, StrategyContext, registered
 
-from suite.strategies.base import STRATEGIES, Strategy, StrategyContext
+torch = lazy_module("torch")
+nn = lazy_module("torch.nn")
 
 _SCALE = "rgn_scale"  # the multiplier currently applied to an optimiser group's LR
 
@@ -64,7 +65,7 @@ def apply_lr_multipliers(optimizer: torch.optim.Optimizer, model: nn.Module, sca
         group["lr"] = scheduled * group[_SCALE]
 
 
-@STRATEGIES.register("auto-rgn")
+@registered
 @dataclass(frozen=True)
 class AutoRGN(Strategy):
     """Auto-RGN, per-tensor LR ∝ normalised relative gradient norm ‖g‖/‖w‖ (Davila §3.1.8; Lee et al. 2022).
@@ -76,6 +77,7 @@ class AutoRGN(Strategy):
     """
 
     name = "auto-rgn"
+    label = "Auto-RGN"
     batches: int = 5
     every_epochs: int = 1
 

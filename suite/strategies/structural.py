@@ -14,17 +14,28 @@ Peng's two-stage search is expressed as variants, each its own cell:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from fnmatch import fnmatchcase
 
-from torch import nn
+from suite.errors import UserError
+from suite.lazy import lazy_module
+from suite.models.surgery import (
+    Cut,
+    block_cuts,
+    cut_points,
+    default_cut,
+    halve_above,
+    halving_plan,
+    truncate,
+)
+from suite.strategies.base import Strategy, StrategyContext, VariantSpace, registered
 
-from suite.models.surgery import Cut, block_cuts, cut_points, default_cut, halve_above, truncate
-from suite.strategies.base import STRATEGIES, Strategy, StrategyContext
+nn = lazy_module("torch.nn")
 
 
 @dataclass(frozen=True)
 class CutStrategy(Strategy):
     """Shared by ttl, tf and lwft: the variant names a cut point; no variant means `default_cut` (drop the top stage)."""
+
+    variant_kind = "cut"
 
     def __post_init__(self) -> None:
         if self.variant is not None:
@@ -39,13 +50,12 @@ class CutStrategy(Strategy):
         return block_cuts(model)
 
     @classmethod
-    def variants_for(cls, model: nn.Module, pattern: str = "*") -> list[str]:
-        if pattern == "*":
-            return [str(c) for c in cls.search_cuts(model)]
-        return [str(c) for c in cut_points(model) if fnmatchcase(str(c), pattern)]
+    def variant_space(cls, model: nn.Module) -> VariantSpace:
+        """`name@*` is the block search; a glob or a named variant may be any cut point, block or layer."""
+        return VariantSpace(tuple(map(str, cls.search_cuts(model))), tuple(map(str, cut_points(model))))
 
 
-@STRATEGIES.register("ttl")
+@registered
 @dataclass(frozen=True)
 class TruncatedTransfer(CutStrategy):
     """TTL, truncated transfer learning (Peng et al. 2023, BMVC; METHODS.md §P).
@@ -61,6 +71,7 @@ class TruncatedTransfer(CutStrategy):
     """
 
     name = "ttl"
+    label = "TTL"
     pool: bool = True
 
     def prepare_model(self, model: nn.Module, ctx: StrategyContext | None) -> nn.Module:
@@ -70,7 +81,7 @@ class TruncatedTransfer(CutStrategy):
         return model
 
 
-@STRATEGIES.register("tf")
+@registered
 @dataclass(frozen=True)
 class TransFusion(CutStrategy):
     """TF, TransFusion (Raghu et al. 2019, as run by Peng et al. 2023; METHODS.md §P).
@@ -92,23 +103,20 @@ class TransFusion(CutStrategy):
     """
 
     name = "tf"
+    label = "TF"
 
     @classmethod
-    def variants_for(cls, model: nn.Module, pattern: str = "*") -> list[str]:
-        from suite.errors import UserError
-        from suite.models.surgery import halving_plan
-
-        found, error = [], None
-        for variant in super().variants_for(model, pattern):
+    def variant_space(cls, model: nn.Module) -> VariantSpace:
+        """Only the cuts above which the model can be rebuilt at half width; the others say why not."""
+        space = super().variant_space(model)
+        excluded = {}
+        for variant in space.valid:
             try:
                 halving_plan(model, Cut.parse(variant), 2)
             except UserError as exc:
-                error = exc
-                continue
-            found.append(variant)
-        if not found and error is not None:
-            raise error
-        return found
+                excluded[variant] = exc.message
+        runs = [v for v in space.valid if v not in excluded]
+        return VariantSpace(tuple(v for v in space.search if v in runs), tuple(runs), excluded)
 
     def prepare_model(self, model: nn.Module, ctx: StrategyContext | None) -> nn.Module:
         cut = self.cut(model)

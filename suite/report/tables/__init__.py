@@ -1,0 +1,19 @@
+"""The leaderboard's tables. Importing this package registers them.
+
+Default order (each table's `order`): per dataset davila, relative, efficiency, per_class, roc; after every
+dataset best, effectiveness, significance. Each module registers its table with `@table(name, scope, order)`
+(suite/report/tables/registry.py).
+"""
+
+from suite.report.tables import (
+    davila,  # noqa: F401  (registers davila)
+    efficiency,  # noqa: F401  (efficiency)
+    per_class,  # noqa: F401  (per_class)
+    relative,  # noqa: F401  (relative)
+    roc,  # noqa: F401  (roc)
+    significance,  # noqa: F401  (significance)
+    summary,  # noqa: F401  (best, effectiveness)
+)
+from suite.report.tables.registry import TABLES, Table, chosen, table
+
+__all__ = ["TABLES", "Table", "chosen", "table"]

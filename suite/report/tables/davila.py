@@ -7,10 +7,20 @@ of that metric over all architectures. Ties, as printed, share the emphasis.
 
 from __future__ import annotations
 
-from suite.report.config import ReportConfig
+from suite.matrix.report import ReportConfig
+from suite.report.context import ReportContext
 from suite.report.naming import arrow, higher_is_better, metric_label
-from suite.report.select import Row
-from suite.report.tables.format import Notes, emphasise, fmt_stat, layout, markdown, ordered, scaled, winners
+from suite.report.select import Row, ordered
+from suite.report.tables.format import Notes, emphasise, fmt_stat, layout, markdown, scaled, winners
+from suite.report.tables.registry import table
+
+
+@table("davila", scope="dataset", order=10)
+def davila_section(ctx: ReportContext) -> list[str]:
+    """Rows strategies, columns architecture × metric, and what validation chose."""
+    rows = ctx.rows
+    heading = ["### Results (Davila layout)", ""]
+    return [*heading, *davila_table(rows, ctx.metrics, ctx.config), *selection_table(rows, ctx.config)]
 
 
 def decimals_of(config: ReportConfig) -> int:

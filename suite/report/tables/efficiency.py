@@ -11,14 +11,24 @@ from __future__ import annotations
 
 import math
 
+from suite.data.lock import lock_entry
 from suite.errors import UserError
-from suite.profiling.benchfile import BatchOneLatency, reshapes
-from suite.report.config import ReportConfig
+from suite.matrix.report import ReportConfig
+from suite.report.context import ReportContext
 from suite.report.naming import arrow, higher_is_better, metric_label, source_label
-from suite.report.select import Row
+from suite.report.select import Row, ordered
 from suite.report.stats import Stat, mean_se
 from suite.report.tables.davila import decimals_of, factor_of
-from suite.report.tables.format import EMPTY, Notes, emphasise, fmt_stat, markdown, ordered, winners
+from suite.report.tables.format import EMPTY, Notes, emphasise, fmt_stat, markdown, winners
+from suite.report.tables.registry import table
+from suite.results.latency import BatchOneLatency
+from suite.strategies import STRATEGIES
+
+
+@table("efficiency", scope="dataset", order=30)
+def efficiency_section(ctx: ReportContext) -> list[str]:
+    lines = efficiency_table(ctx.rows, ctx.metrics, ctx.config, ctx.bench)
+    return ["### Efficiency (Peng layout)", "", *lines]
 
 
 def _sig(value: float) -> str:
@@ -42,10 +52,9 @@ def _device(rows: list[Row]) -> tuple[str, bool]:
 def _bench_stat(row: Row, bench: BatchOneLatency) -> Stat:
     """The latency benchmark's median for the network this row trained (a strategy counts if it reshapes it)."""
     cells = row.ok if row.n_ok else row.cells
-    strategy = str(cells["strategy"].iloc[0]) if reshapes(row.base) else None
+    changes_network = row.base in STRATEGIES and STRATEGIES.get(row.base).changes_network()
+    strategy = str(cells["strategy"].iloc[0]) if changes_network else None
     try:  # a report must render without the dataset's lock entry; then the match ignores the head size
-        from suite.data.lock import lock_entry
-
         num_classes: int | None = lock_entry(row.dataset).num_classes
     except (UserError, OSError):
         num_classes = None

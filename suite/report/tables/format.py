@@ -9,7 +9,7 @@ finished seed. "—": nothing finished.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from tabulate import tabulate
@@ -103,15 +103,6 @@ class Notes:
         out += [f"- ‡ {name}: {text}" for name, text in self.partial.items()]
         out += [f"- § {name}: {text}" for name, text in self.unchosen.items()]
         return [*out, ""] if out else []
-
-
-def ordered(rows: Sequence[Row], key: Callable[[Row], object]) -> list:
-    """Distinct values of key(row), by the first row (matrix order) that has each."""
-    firsts: dict[object, float] = {}
-    for row in rows:
-        k = key(row)
-        firsts[k] = min(firsts.get(k, math.inf), row.order)
-    return sorted(firsts, key=lambda k: firsts[k])
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import math
 
-from suite.report.config import ReportConfig
+from suite.matrix.report import ReportConfig
+from suite.report.context import ReportContext
 from suite.report.naming import source_label
-from suite.report.select import Row
+from suite.report.select import Row, ordered
 from suite.report.stats import Stat, mean_se
-from suite.report.tables.format import EMPTY, Notes, emphasise, fmt_stat, markdown, ordered, winners
+from suite.report.tables.format import EMPTY, Notes, emphasise, fmt_stat, markdown, winners
+from suite.report.tables.registry import table
 from suite.results import CellResult
 
 MARKERS = {
@@ -25,6 +27,12 @@ MARKERS = {
     "++": "two-step: the intermediate checkpoint with only the head trained (Expt 4)",
 }
 PARTS = (("precision", "precision_macro", "P"), ("recall", "recall_macro", "R"), ("f1", "f1_macro", "F1"))
+
+
+@table("per_class", scope="dataset", order=40)
+def per_class_section(ctx: ReportContext) -> list[str]:
+    lines = per_class_table(ctx.rows, ctx.results, ctx.parents, ctx.config)
+    return ["### Per class (Fang layout)", "", *lines]
 
 
 def marker(row: Row, parents: set[str]) -> str:

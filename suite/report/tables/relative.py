@@ -1,59 +1,35 @@
-"""Change relative to a baseline strategy (default FT), as in Davila's Figs 6-11, and the comparisons that
-Table 11 and Table 12 are built from.
+"""Change relative to a baseline strategy (default FT), as in Davila's Figs 6-11: a table and a bar plot.
 
 The change is (mean − baseline mean) / |baseline mean| × 100, on the reported split, against the baseline row of
-the same dataset, source and architecture.
+the same dataset, source and architecture (suite/report/changes.py).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
-from suite.report.config import ReportConfig
+from suite.matrix.report import ReportConfig
+from suite.report import plots
+from suite.report.changes import Change, changes
+from suite.report.context import ReportContext
 from suite.report.naming import arrow, metric_label, source_label, strategy_label
-from suite.report.select import Row
-from suite.report.stats import relative_change
-from suite.report.tables.format import EMPTY, Notes, layout, markdown, ordered
+from suite.report.select import Row, ordered
+from suite.report.tables.format import EMPTY, Notes, layout, markdown
+from suite.report.tables.registry import table
 
 
-@dataclass(frozen=True)
-class Change:
-    row: Row
-    baseline: Row | None
-    metric: str
-    percent: float  # NaN when there is no baseline or a mean is undefined
-
-
-def baselines(rows: list[Row], baseline: str) -> dict[tuple[str, str, str], Row]:
-    """(dataset, source, architecture) → the baseline strategy's row (its first, if sweeps are shown as rows)."""
-    found: dict[tuple[str, str, str], Row] = {}
-    for row in rows:
-        if row.base == baseline and row.label.startswith(strategy_label(baseline)):
-            found.setdefault((row.dataset, row.source, row.architecture), row)
-    return found
-
-
-def changes(rows: list[Row], metric: str, baseline: str) -> list[Change]:
-    """Every non-baseline row against its baseline, on `metric`."""
-    base = baselines(rows, baseline)
-    out = []
-    for row in rows:
-        ref = base.get((row.dataset, row.source, row.architecture))
-        if ref is row:
-            continue
-        value = row.metric(metric).mean
-        percent = relative_change(value, ref.metric(metric).mean) if ref else math.nan
-        out.append(Change(row, ref, metric, percent))
-    return out
-
-
-def improved(change: Change, threshold_pct: float) -> bool:
-    """A win in the metric's good direction by more than the threshold (Davila: > 0.1%)."""
-    if math.isnan(change.percent):
-        return False
-    sign = 1.0 if arrow(change.metric) == "↑" else -1.0
-    return sign * change.percent > threshold_pct
+@table("relative", scope="dataset", order=20)
+def relative_section(ctx: ReportContext) -> list[str]:
+    baseline, dataset, metrics = ctx.config.baseline, ctx.dataset, ctx.metrics
+    lines = [
+        f"### Relative to {strategy_label(baseline)}",
+        "",
+        *relative_table(ctx.rows, metrics, ctx.config),
+    ]
+    drawn = plots.relative_plot(
+        changes(ctx.rows, metrics[0], baseline), dataset, baseline, ctx.plot_path("relative", dataset)
+    )
+    return lines + ctx.plot(drawn)
 
 
 def relative_table(rows: list[Row], metrics: list[str], config: ReportConfig) -> list[str]:

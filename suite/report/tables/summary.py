@@ -9,12 +9,25 @@ from __future__ import annotations
 
 import math
 
-from suite.report.config import ReportConfig
+from suite.matrix.report import ReportConfig
+from suite.report.changes import changes, improved
+from suite.report.context import ReportContext
 from suite.report.naming import higher_is_better, metric_label, source_label, strategy_label
-from suite.report.select import Row
+from suite.report.select import Row, ordered
 from suite.report.tables.davila import decimals_of, factor_of
-from suite.report.tables.format import EMPTY, Notes, emphasise, fmt_stat, markdown, ordered
-from suite.report.tables.relative import changes, improved
+from suite.report.tables.format import EMPTY, Notes, emphasise, fmt_stat, markdown
+from suite.report.tables.registry import table
+
+
+@table("best", scope="matrix", order=10)
+def best_section(ctx: ReportContext) -> list[str]:
+    by_dataset = ctx.by_dataset
+    return ["## Best per dataset (Davila Table 11)", "", *best_table(by_dataset, ctx.modalities, ctx.config)]
+
+
+@table("effectiveness", scope="matrix", order=20)
+def effectiveness_section(ctx: ReportContext) -> list[str]:
+    return ["## Effectiveness (Davila Table 12)", "", *effectiveness_table(ctx.by_dataset, ctx.config)]
 
 
 def best_table(

@@ -1,46 +1,49 @@
-"""From the leaderboard's objects to the significance section: the one call the report makes.
+"""The significance section: "which strategy should I use, and is it real?" (suite/stats does the statistics).
 
-`significance_section(rows, report, config, plots_dir)` takes the rows `suite.report.select.select` chose (variants
-and sweep points picked on validation, labelled as in the tables: `FT`, `TTL-2`, `SWFT step 3`), so the section
-talks about exactly the rows the leaderboard shows. The dataset's modality comes from its datasets.lock entry; the
-ranking metric is the dataset's main metric (or `report.metrics[0]`, or `significance.metric`).
+It takes the rows `suite.report.select.select` chose (variants and sweep points picked on validation, labelled as
+in the tables: `FT`, `TTL-2`, `SWFT step 3`), so the section talks about exactly the rows the leaderboard shows. The
+dataset's modality comes from its datasets.lock entry; the ranking metric is the dataset's main metric (or
+`report.metrics[0]`, or `significance.metric`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
-from suite.errors import UserError
+from suite.lazy import lazy_module
+from suite.matrix.report import ReportConfig, SignificanceConfig
+from suite.report.changes import baselines
+from suite.report.context import ReportContext, lock_modalities
 from suite.report.naming import strategy_label
-from suite.report.tables.relative import baselines
-from suite.stats.config import SignificanceConfig
-from suite.stats.render import render_significance
+from suite.report.select import Row
+from suite.report.tables.registry import table
+
+stats = lazy_module("suite.stats")  # scipy, autorank and matplotlib: loaded when the section is rendered
 
 UNKNOWN = "unknown"
 
 
-def modalities(datasets: Iterable[str]) -> dict[str, str]:
-    """dataset → modality from datasets.lock; `unknown` for a dataset the current lock does not hold."""
-    try:
-        from suite.data.lock import load_lock
+@table("significance", scope="matrix", order=30)
+def significance_table(ctx: ReportContext) -> list[str]:
+    config = ctx.config
+    plots_dir = ctx.paths.root / "plots"
+    section = significance_section(
+        ctx.all_rows, config, config.significance, plots_dir, ctx.modalities, written=ctx.written
+    )
+    return [*section.splitlines(), ""]
 
-        entries = load_lock()[0].datasets
-    except (UserError, OSError):
-        entries = {}
-    return {d: entries[d].modality if d in entries else UNKNOWN for d in datasets}
 
-
-def with_modality(frame: pd.DataFrame) -> pd.DataFrame:
-    """The frame with a `modality` column (see `modalities`)."""
-    found = modalities(frame["dataset"].unique()) if not frame.empty else {}
+def with_modality(frame: pd.DataFrame, modalities: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """The frame with a `modality` column (default: from datasets.lock); `unknown` for a dataset it does not hold."""
+    modalities = lock_modalities() if modalities is None else modalities
+    found = {d: modalities.get(d, UNKNOWN) for d in frame["dataset"].unique()} if not frame.empty else {}
     return frame.assign(modality=frame["dataset"].map(found).astype(object))
 
 
-def frame_from_rows(rows: list[Any], baseline: str) -> pd.DataFrame:
+def frame_from_rows(rows: list[Row], baseline: str) -> pd.DataFrame:
     """One line per finished seed of every chosen test-split row, `strategy` = the row's label.
 
     The baseline row of each dataset × source × architecture (found as the report's relative tables find it) is
@@ -66,10 +69,11 @@ def ranking_metrics(frame: pd.DataFrame, override: str | None = None) -> dict[st
 
 
 def significance_section(
-    rows: list[Any],
-    report: Any,
+    rows: list[Row],
+    report: ReportConfig,
     config: SignificanceConfig,
     plots_dir: Path,
+    modalities: Mapping[str, str] | None = None,
     *,
     written: list[Path] | None = None,
 ) -> str:
@@ -88,8 +92,8 @@ def significance_section(
         return "## Significance: which strategy should I use?\n\nNo finished test-split results to compare.\n"
     override = config.metric or (report.metrics[0] if report.metrics else None)
     metrics = ranking_metrics(frame, override)
-    return render_significance(
-        with_modality(frame),
+    return stats.render_significance(
+        with_modality(frame, modalities),
         config.model_copy(update=update),
         plots_dir,
         metrics,

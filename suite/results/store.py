@@ -1,71 +1,23 @@
-"""The result of one cell (a typed schema) and the store: one JSON per cell, written atomically.
+"""The result store: one JSON per cell, written atomically, and the test predictions beside it.
 
 A result is written once, whole, by renaming a finished temporary file, so a crash or `kill -9` at any moment
 leaves either the previous state or the complete new file, never a partial one. Test predictions go beside it as
-`<slug>.npz` (written first; the JSON is the commit marker). Undefined metrics are stored as null and read as NaN.
+`<slug>.npz` (written first; the JSON is the commit marker).
 """
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-SCHEMA_VERSION = 1
-
-
-class SplitMetrics(BaseModel):
-    scalars: dict[str, float | None] = {}
-    per_class: dict[str, dict[str, float | None]] = {}
-    confusion: list = []
-    warnings: list[str] = []
-
-    @field_validator("scalars", mode="before")
-    @classmethod
-    def _nan_to_none(cls, value: dict) -> dict:
-        return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in value.items()}
-
-    def get(self, name: str) -> float:
-        value = self.scalars.get(name)
-        return float("nan") if value is None else float(value)
-
-
-class CellResult(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    schema_version: int = SCHEMA_VERSION
-    cell_id: str
-    matrix: str
-    slug: str
-    status: Literal["ok", "failed"]
-    error: str | None = None
-    config: dict[str, Any]
-    parents: list[str] = []
-    seed: int
-    metrics: dict[str, SplitMetrics] = Field({}, description="'val' at the best epoch, and 'test'")
-    history: list[dict[str, Any]] = []
-    epochs_run: int = 0
-    best_epoch: int = 0
-    stop_reason: str | None = None
-    timings: dict[str, float] = {}
-    params: dict[str, int] = {}
-    macs: dict[str, Any] = {}
-    latency: dict[str, Any] = {}
-    memory: dict[str, Any] = {}
-    throughput: dict[str, float | None] = {}
-    data: dict[str, Any] = {}
-    strategy_log: dict[str, Any] = {}
-    warnings: list[str] = []
-    predictions: str | None = None
-    environment: dict[str, Any] = {}
-    started_at: str | None = None
-    finished_at: str | None = None
+from suite.results.schema import CellResult
 
 
 def atomic_write_bytes(path: Path, payload: bytes) -> None:
@@ -114,8 +66,6 @@ def write_predictions(
 ) -> None:
     """Test scores (float32), targets, sample ids, class names and the task type, for ROC curves and any metric
     recomputed later (`suite.metrics.metrics_from_predictions`)."""
-    import io
-
     buffer = io.BytesIO()
     np.savez_compressed(
         buffer,

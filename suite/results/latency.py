@@ -5,7 +5,8 @@ The file is pytest-benchmark's JSON (`machine_info`, `commit_info`, `datetime`, 
 `medtl` block (`format`, `matrix`, `environment`). Each entry of `benchmarks` has pytest-benchmark's `stats` in
 seconds and, in `extra_info`, the suite's keys: architecture, timm, image_size, num_classes, strategy (null when
 the strategy leaves the network as built), batch_size, device, dtype, threads, channels_last, params_total,
-median_ms, iqr_ms, n. `latency_rows` flattens it; `BatchOneLatency` is what the efficiency table reads.
+median_ms, iqr_ms, n. `latency_rows` flattens it; `BatchOneLatency` is what the efficiency table reads. The networks to time are
+`suite.networks.latency_targets`.
 """
 
 from __future__ import annotations
@@ -34,36 +35,6 @@ class Target:
         strategy = f"-{self.strategy}" if self.strategy else ""
         params = "" if self.strategy_params == "{}" else f"-{self.strategy_params}"
         return f"{self.architecture}-{self.image_size}px-{self.num_classes}cls{strategy}{params}"
-
-
-def reshapes(strategy_name: str) -> bool:
-    """True when the strategy's `prepare_model` changes the network (truncation, halving, adapters)."""
-    from suite.strategies import STRATEGIES, Strategy
-
-    return STRATEGIES.get(strategy_name).prepare_model is not Strategy.prepare_model
-
-
-def latency_targets(cells) -> list[Target]:
-    """The distinct networks of a matrix's cells, in first-seen order (strategies that only freeze collapse)."""
-    from suite.data.lock import lock_entry
-
-    seen: dict[Target, None] = {}
-    for cell in cells:
-        c = cell.config
-        s = c["strategy"]
-        strategy, params = None, "{}"
-        if reshapes(s["name"]):
-            strategy = s["name"] + (f"@{s['variant']}" if s["variant"] else "")
-            params = json.dumps(s["params"], sort_keys=True)
-        target = Target(
-            c["architecture"]["name"],
-            c["train"]["image_size"],
-            lock_entry(c["dataset"]["name"]).num_classes,
-            strategy,
-            params,
-        )
-        seen.setdefault(target, None)
-    return list(seen)
 
 
 def latency_rows(path: Path) -> list[dict[str, Any]]:

@@ -1,0 +1,126 @@
+"""The registries as one `Catalog`, which matrix expansion uses to resolve every name before anything runs.
+
+Datasets come from datasets.lock, architectures from suite.models, strategies from suite.strategies, metrics from
+suite.metrics and their structure from the shipped facts table (suite/catalog/facts.py), so resolving a matrix
+imports no torch unless it names a model outside the catalog (`timm:<name>`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from suite.catalog.facts import ArchFacts, facts
+from suite.data.lock import load_lock, lock_entry
+from suite.errors import UserError, did_you_mean
+from suite.matrix.cell import StrategyRef
+from suite.matrix.expand import ResolvedArchitecture
+from suite.matrix.schema import ArchitectureEntry
+from suite.metrics import METRICS
+from suite.models.catalog import TIMM_PREFIX, resolve_architecture
+from suite.registry import Registry
+from suite.strategies import STRATEGIES
+
+__all__ = ["ArchFacts", "SuiteCatalog", "block_count", "facts"]
+
+
+def block_count(timm_name: str) -> int:
+    """Number of parameter blocks of an architecture."""
+    return len(facts(timm_name).blocks)
+
+
+class SuiteCatalog:
+    """Resolves a matrix's names; `tables` (the report's table names) is checked when given."""
+
+    def __init__(self, tables: Iterable[str] | None = None) -> None:
+        self.tables = Registry[None]("report table")
+        for name in tables or ():
+            self.tables.add(name, None)
+        self.check_tables = tables is not None
+
+    def dataset_metrics(self, name: str) -> list[str]:
+        return list(lock_entry(name).metrics)
+
+    def dataset_version(self, name: str) -> str:
+        """12 hex digits over what fixes a dataset's content and splits: the lock digests, adapter, split recipe and
+        image policy. Part of every cell id, so re-locked data or a new split recipe never reuses old results."""
+        e = lock_entry(name)
+        fixed = {k: e.model_dump(mode="json")[k] for k in ("digest", "adapter", "split", "image")}
+        return hashlib.sha256(json.dumps(fixed, sort_keys=True).encode()).hexdigest()[:12]
+
+    def dataset_names(self) -> list[str]:
+        return list(load_lock()[0].datasets)
+
+    def check_metric(self, name: str) -> None:
+        METRICS.get(name)
+
+    def check_table(self, name: str) -> None:
+        if self.check_tables:
+            self.tables.get(name)
+
+    def architecture(self, entry: ArchitectureEntry) -> ResolvedArchitecture:
+        spec = resolve_architecture(
+            entry.name, weights=entry.weights, input_size=entry.image_size, lr=entry.lr
+        )
+        if entry.name.startswith(TIMM_PREFIX):
+            import timm  # only for models outside the catalog
+
+            if not timm.is_model(spec.timm_name):
+                raise UserError(f"timm model: {did_you_mean(spec.timm_name, timm.list_models())}")
+        return ResolvedArchitecture(spec.name, spec.timm_name, spec.weights, spec.lr, spec.input_size)
+
+    def strategy(self, name: str, params: dict[str, Any], architecture: ResolvedArchitecture) -> StrategyRef:
+        """The strategy with its parameters resolved to their values, its variant checked on this architecture."""
+        base, _, variant = name.partition("@")
+        cls = STRATEGIES.get(base)
+        valid = [f.name for f in dataclasses.fields(cls) if f.name != "variant"]
+        unknown = [k for k in params if k not in valid]
+        if unknown:
+            raise UserError(f"strategy {base!r} parameter {did_you_mean(unknown[0], valid)}")
+        try:
+            instance = cls(variant=variant or None, **params)
+        except (TypeError, ValueError) as exc:
+            raise UserError(f"strategy {name!r}: {exc}") from None
+        if variant:
+            self._check_variant(base, variant, architecture)
+        values = {
+            f.name: getattr(instance, f.name) for f in dataclasses.fields(instance) if f.name != "variant"
+        }
+        return StrategyRef(name=base, variant=variant or None, params=values)
+
+    def _check_variant(self, base: str, variant: str, architecture: ResolvedArchitecture) -> None:
+        """A named variant must exist on this architecture (`swft@9` on a 6-block model is a matrix error)."""
+        space = facts(architecture.timm).space(base)
+        if variant in space.valid:
+            return
+        why = space.excluded.get(variant)
+        if why:
+            raise UserError(why)
+        if not space.valid:
+            raise UserError(f"strategy {base!r} has no variants; write it without '@{variant}'")
+        raise UserError(
+            f"{base}@{variant} does not exist on {architecture.name}: "
+            f"{did_you_mean(variant, space.valid).replace('unknown', 'variant', 1)}"
+        )
+
+    def strategy_variants(
+        self, name: str, architecture: ResolvedArchitecture, pattern: str = "*"
+    ) -> list[str]:
+        """`name@*` (pattern `*`) or a glob such as `ttl@layer3.*`, expanded for one architecture."""
+        STRATEGIES.get(name)
+        space = facts(architecture.timm).space(name)
+        variants = space.matching(pattern)
+        if variants:
+            return variants
+        if pattern == "*":
+            raise UserError(f"strategy {name!r} has no variants; write it without '@*'")
+        why = space.why_excluded(pattern)
+        if why:
+            raise UserError(why)
+        shown = ", ".join(space.search) or "none"
+        raise UserError(
+            f"'{name}@{pattern}' matches no variant of {architecture.name} (its '{name}@*' variants: {shown})"
+        )

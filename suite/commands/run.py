@@ -1,0 +1,77 @@
+"""`medtl-bench run MATRIX`: run the cells that have no result yet, then write the leaderboard."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from tabulate import tabulate
+
+from suite.commands import load_checked
+from suite.data.lock import load_lock
+from suite.environment import driver_environment
+from suite.matrix import Cell, LoadedMatrix
+from suite.matrix.select import apply_filters, parse_filters, parse_shard, shard
+from suite.report.leaderboard import write_report
+from suite.results import RunPaths, status_of
+from suite.runner.executors import make_launcher
+from suite.runner.schedule import Scheduler
+
+
+def print_cells(matrix: LoadedMatrix, cells: list[Cell], paths: RunPaths) -> None:
+    rows = [
+        [
+            c.id,
+            c.key["dataset"],
+            c.key["architecture"],
+            c.key["source"],
+            c.key["strategy"],
+            c.key["seed"],
+            ",".join(f"{k}={v}" for k, v in c.config.sweep_point.items()),
+            status_of(paths, c),
+        ]
+        for c in cells
+    ]
+    headers = ["id", "dataset", "architecture", "source", "strategy", "seed", "sweep", "result"]
+    print(tabulate(rows, headers=headers))
+    print(f"\n{len(cells)} cells in matrix {matrix.name!r} ({matrix.path})")
+
+
+def run_command(args: argparse.Namespace) -> int:
+    matrix = load_checked(args.matrix)
+    cells = apply_filters(matrix.cells, parse_filters(args.only))
+    if args.shard:
+        cells = shard(cells, *parse_shard(args.shard))
+    paths = RunPaths(Path(args.results) / matrix.name)
+    if args.dry_run:
+        print_cells(matrix, cells, paths)
+        return 0
+    env = driver_environment(load_lock()[1])
+    launcher, jobs, executor_env = make_launcher(args, matrix, paths, cells)
+    scheduler = Scheduler(
+        paths,
+        launcher,
+        matrix.name,
+        {**env, **executor_env},
+        jobs=jobs,
+        allow_unverified=getattr(args, "allow_unverified", False),
+    )
+    summary = scheduler.run(cells, retry_failed=not args.no_retry_failed)
+    print(
+        f"medtl-bench: {len(cells)} cells: {len(summary.trained)} trained, {len(summary.done_before)} already done,"
+        f" {len(summary.failed)} failed, {len(summary.done_elsewhere)} finished by another process"
+        f" ({summary.seconds:.0f} s)",
+        file=sys.stderr,
+    )
+    for cell, reason in summary.failed:
+        print(f"  FAILED {cell.slug}: {reason}", file=sys.stderr)
+    if summary.interrupted:
+        print(
+            "medtl-bench: interrupted; finished cells are kept, run the same command to resume",
+            file=sys.stderr,
+        )
+        return 130
+    if not args.no_report:
+        print(f"medtl-bench: wrote {write_report(matrix, paths).path}", file=sys.stderr)
+    return 0 if summary.ok else 1

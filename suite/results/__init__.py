@@ -1,0 +1,41 @@
+"""Results: the typed schema of one cell's result, the atomic store, and the layout of a matrix's results folder."""
+
+from suite.results.layout import Artifact, RunPaths, list_artifacts, status_of, write_manifest
+from suite.results.schema import (
+    SCHEMA_VERSION,
+    BatchTiming,
+    CellResult,
+    LatencyRecord,
+    MacsRecord,
+    MemoryRecord,
+    SplitMetrics,
+)
+from suite.results.store import (
+    atomic_write_bytes,
+    load_results,
+    read_result,
+    sanitise,
+    write_predictions,
+    write_result,
+)
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Artifact",
+    "BatchTiming",
+    "CellResult",
+    "LatencyRecord",
+    "MacsRecord",
+    "MemoryRecord",
+    "RunPaths",
+    "SplitMetrics",
+    "atomic_write_bytes",
+    "list_artifacts",
+    "load_results",
+    "read_result",
+    "sanitise",
+    "status_of",
+    "write_manifest",
+    "write_predictions",
+    "write_result",
+]

@@ -1,0 +1,106 @@
+"""Where a matrix's results live, and which of its cells have one.
+
+results/<matrix>/runs/<slug>.json      the result (committed, published); <slug>.npz its test predictions
+results/<matrix>/work/<slug>/          cell.json, log.txt, progress.json, best.pt, lock  (git-ignored)
+results/<matrix>/analysis/<kind>/      CAM grids and SVCCA curves, each figure with a <name>.json manifest
+results/<matrix>/latency.json          `make bench-latency`'s timings, when run
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from suite.matrix.cell import Cell
+from suite.results.store import atomic_write_bytes, read_result
+
+ANALYSIS = "analysis"
+ANALYSIS_KINDS = ("cam", "svcca")
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    root: Path  # results/<matrix>
+
+    @property
+    def runs(self) -> Path:
+        return self.root / "runs"
+
+    @property
+    def work(self) -> Path:
+        return self.root / "work"
+
+    @property
+    def latency(self) -> Path:
+        return self.root / "latency.json"
+
+    def result(self, cell: Cell) -> Path:
+        return self.runs / f"{cell.slug}.json"
+
+    def predictions(self, cell: Cell) -> Path:
+        return self.runs / f"{cell.slug}.npz"
+
+    def cell_dir(self, cell: Cell) -> Path:
+        return self.work / cell.slug
+
+    def checkpoint(self, cell: Cell) -> Path:
+        return self.cell_dir(cell) / "best.pt"
+
+    def log(self, cell: Cell) -> Path:
+        return self.cell_dir(cell) / "log.txt"
+
+    def progress(self, cell: Cell) -> Path:
+        return self.cell_dir(cell) / "progress.json"
+
+    def spec(self, cell: Cell) -> Path:
+        return self.cell_dir(cell) / "cell.json"
+
+    def analysis(self, kind: str) -> Path:
+        return self.root / ANALYSIS / kind
+
+
+def status_of(paths: RunPaths, cell: Cell) -> str:
+    """`ok`, `failed` or `missing`; a result whose id does not match the cell (edited config) counts as missing."""
+    path = paths.result(cell)
+    if not path.is_file():
+        return "missing"
+    try:
+        result = read_result(path)
+    except (ValueError, OSError):
+        return "missing"
+    return result.status if result.cell_id == cell.id else "missing"
+
+
+def write_manifest(figure: Path, manifest: dict[str, Any]) -> Path:
+    """`<figure>.json` beside an analysis figure; `figure` is stored by name so the folder can move."""
+    path = figure.with_suffix(".json")
+    text = json.dumps({**manifest, "figure": figure.name}, indent=1, allow_nan=False, default=str)
+    atomic_write_bytes(path, (text + "\n").encode())
+    return path
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One analysis figure of a matrix, as the report links it."""
+
+    kind: str  # "cam" | "svcca"
+    title: str
+    figure: Path
+    manifest: dict[str, Any]
+
+
+def list_artifacts(paths: RunPaths) -> list[Artifact]:
+    """Every CAM and SVCCA figure under analysis/ whose manifest and figure both exist, in file-name order."""
+    found = []
+    for kind in ANALYSIS_KINDS:
+        for path in sorted(paths.analysis(kind).glob("*.json")):
+            try:
+                manifest = json.loads(path.read_text())
+            except (OSError, ValueError):
+                continue
+            figure = path.parent / manifest.get("figure", "")
+            if manifest.get("kind") == kind and figure.is_file():
+                found.append(Artifact(kind, manifest.get("title", figure.stem), figure, manifest))
+    return found
