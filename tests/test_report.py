@@ -17,9 +17,12 @@ import matplotlib.image
 import pytest
 from report_fixtures import load, write_results
 
+from suite.catalog import SuiteCatalog
 from suite.errors import UserError
+from suite.matrix import load_matrix
 from suite.report.leaderboard import write_report
 from suite.report.stats import mean_se
+from suite.report.tables import TABLES
 
 GOLDEN = Path(__file__).parent / "golden"
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -381,3 +384,27 @@ def test_undefined_validation_chooses_nothing(tmp_path):
     assert table_row(board, "FT")[1:] == ["n/a§"] * 4 and table_row(board, "TTL-1")[1] == "n/a§"
     assert plain(table_row(board, "LP-FT")[1]) == "83.00 (0.58)"  # one candidate: nothing to choose
     assert "§ resnet50 · FT (imagenet): none of 2 candidates has a defined validation accuracy" in board
+
+
+def test_the_matrix_chooses_the_tables_and_their_order(tmp_path):
+    """`report: tables:` is honoured in its order (within each dataset's section, then the matrix-wide tables)."""
+    text = MAIN.replace(
+        "[davila, relative, best, effectiveness, efficiency]", "[efficiency, effectiveness, davila]"
+    )
+    matrix, paths = build(tmp_path, text, main_spec)
+    board = write_report(matrix, paths).path.read_text()
+    heads = [line for line in board.splitlines() if line.startswith(("### ", "## "))]
+    assert heads[:4] == [
+        "## synthetic-vessels",
+        "### Efficiency (Peng layout)",
+        "### Results (Davila layout)",
+        "## Effectiveness (Davila Table 12)",
+    ]
+    assert "Relative to" not in board and "Best per dataset" not in board
+
+
+def test_an_unknown_table_is_a_matrix_error_at_its_line(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text(MAIN.replace("[davila, relative,", "[davila, relativ,"))
+    with pytest.raises(UserError, match=r"bad.yaml:\d+:\d+: report.tables.1: .*did you mean 'relative'"):
+        load_matrix(str(path), SuiteCatalog(tables=TABLES.names()))
