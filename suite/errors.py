@@ -29,6 +29,10 @@ class DataVerificationError(UserError):
     """The dataset on disk does not match its datasets.lock entry."""
 
 
+class TrainingDiverged(UserError):
+    """The training loss became NaN or infinite: the cell stops at once and says where (a lower LR usually helps)."""
+
+
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """`unknown 'resnet5'; did you mean 'resnet50'? valid: ...` in one line."""
     choices = sorted(choices)

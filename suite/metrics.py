@@ -62,6 +62,10 @@ for _name, _info in {
     METRICS.add(_name, _info)
 
 
+class NonFiniteScores(ValueError):
+    """The model's scores hold NaN or inf: a diverged model, whose metrics would mean nothing."""
+
+
 @dataclass
 class MetricReport:
     scalars: dict[str, float]
@@ -97,7 +101,7 @@ def _check(task: str, y_true: np.ndarray, scores: np.ndarray, n_classes: int) ->
     if len(y_true) == 0:
         raise ValueError("cannot compute metrics on an empty split")
     if not np.isfinite(scores).all():
-        raise ValueError(
+        raise NonFiniteScores(
             f"scores contain {np.count_nonzero(~np.isfinite(scores))} NaN/inf values (diverged model?);"
             " metrics are not computed on them"
         )

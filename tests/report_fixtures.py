@@ -102,7 +102,8 @@ def _predictions(path: Path, seed: int, acc: float, n_classes: int) -> None:
 
 
 def write_cell(paths: RunPaths, matrix: str, cell: Cell, spec: dict[str, Any]) -> None:
-    """One result file from a spec: {val, test, status, error, auroc_nan, params, macs, latency_ms, epochs}."""
+    """One result file from a spec: {val, test, status, error, auroc_nan, params, macs, latency_ms, epochs, phases,
+    best_phase, best_epoch, diverged, data}."""
     seed, dataset = cell.config.seed, cell.config.dataset.name
     classes = CLASSES[dataset]
     status = spec.get("status", "ok")
@@ -133,7 +134,10 @@ def write_cell(paths: RunPaths, matrix: str, cell: Cell, spec: dict[str, Any]) -
         status="ok",
         metrics=metrics,
         epochs_run=spec.get("epochs", 10 + seed),
-        best_epoch=spec.get("epochs", 10 + seed) - 2,
+        best_epoch=spec.get("best_epoch", spec.get("epochs", 10 + seed) - 2),
+        phases=spec.get("phases", 1),
+        best_phase=spec.get("best_phase", spec.get("phases", 1)),
+        diverged=spec.get("diverged", False),
         timings={"total_s": 60.0},
         params={"total": spec.get("params", 1_000_000), "trainable": spec.get("trainable", 1_000_000)},
         macs={"image_size": 224, "fvcore": spec["macs"], "thop": spec["macs"] * 1.01}
@@ -148,7 +152,7 @@ def write_cell(paths: RunPaths, matrix: str, cell: Cell, spec: dict[str, Any]) -
         }
         if lat is not None
         else {},
-        data={"lock_digest": ENV["datasets_lock"]},
+        data={"lock_digest": ENV["datasets_lock"], **spec.get("data", {})},
         predictions=paths.predictions(cell).name if test is not None else None,
         **common,
     )

@@ -95,8 +95,8 @@ def test_a_new_lock_digest_rebuilds_and_drops_the_old_cache(vessels):
 
 
 def test_augmentation_runs_on_cached_uint8_tensors():
+    from suite.data.augment import augment
     from suite.matrix.schema import Augment
-    from suite.train import augment
 
     data = load_task_data("synthetic-vessels", 32)
     batch = data.splits["train"].images[:8]

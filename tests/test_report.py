@@ -408,3 +408,53 @@ def test_an_unknown_table_is_a_matrix_error_at_its_line(tmp_path):
     path.write_text(MAIN.replace("[davila, relative,", "[davila, relativ,"))
     with pytest.raises(UserError, match=r"bad.yaml:\d+:\d+: report.tables.1: .*did you mean 'relative'"):
         load_matrix(str(path), SuiteCatalog(tables=TABLES.names()))
+
+
+PHASED = """
+name: phased
+datasets: [synthetic-vessels]
+architectures: [resnet50]
+seeds: 3
+grids:
+  - {strategies: [ft], sweep: {lr: [1.0e-3, 10.0]}}
+  - {strategies: [g-lf, lp-ft]}
+report:
+  tables: [davila, checkpoints]
+"""
+
+
+def phased_spec(cell) -> dict:
+    k, lr = cell.key, cell.config.train.lr
+    if k["strategy"] == "ft" and lr == 10.0:  # an LR far too high: finite but absurd, best on validation
+        return {"val": 0.99, "test": 0.5, "diverged": True}
+    phases = {"ft": 1, "g-lf": 6, "lp-ft": 2}[k["strategy"]]
+    data = {"split_sizes": {"train": 7805, "val": 2227, "test": 1112}, "patients_in_two_splits": 31}
+    data["published_split_sizes"] = {"train": 7803, "val": 2228, "test": 1113}
+    return {"val": 0.8, "test": 0.8, "phases": phases, "best_phase": phases, "best_epoch": 7, "data": data}
+
+
+def test_the_board_shows_checkpoints_divergence_and_the_split(tmp_path):
+    """Multi-phase rows say where their kept weights come from; a diverged candidate is flagged and never picked
+    over a sane one; the split's sizes sit beside the published ones, with the patients in two splits."""
+    matrix, paths = build(tmp_path, PHASED, phased_spec)
+    board = write_report(matrix, paths).path.read_text()
+    assert "### Checkpoints of multi-phase strategies" in board
+    assert re.search(r"\| G-LF .*epoch 7\.0 of 1\d\.0; final phase \(6 of 6\) in 3/3 seeds", board)
+    assert "| FT " not in board.split("### Checkpoints")[1]  # one phase: nothing to say
+    assert "3 diverged (‼)" in board  # counted in the header
+    assert (
+        "lr=1e-3 (val 80.00, of 2)" in board
+    )  # on validation alone the diverged point (0.99) would have won
+    assert (
+        "Split: train 7,805 / val 2,227 / test 1,112 images (published 7,803 / 2,228 / 1,113: Δ +2 / -1 / -1)"
+        in board
+    )
+    assert "31 patient(s) have images in more than one split" in board
+
+
+def test_a_dataset_without_a_test_split_is_never_called_test(tmp_path):
+    text = MAIN.replace("[davila, relative, best, effectiveness, efficiency]", "[davila, best]")
+    matrix, paths = build(tmp_path, text, lambda c: {**(main_spec(c) or {"val": 0.5}), "test": None})
+    board = write_report(matrix, paths).path.read_text()
+    assert "validation, not held out" in board and "reported on the held-out test" not in board
+    assert "Test-split" not in board and "Test mean" not in board

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -171,7 +173,7 @@ seeds: [0]
     errors = sorted(r.error for r in results_list if r.status == "failed")
     assert len(results_list) == 3 and sum(r.status == "ok" for r in results_list) == 1
     assert any("medtl-bench weights fetch" in e for e in errors)
-    assert any("timed out" in e for e in errors)
+    assert any("timed out" in e and "imports" in e and "not counted" in e for e in errors)
     assert "2 failed" in err and by_status["ok"]
     board = (results / "tiny" / "LEADERBOARD.md").read_text()
     assert "## Failed cells" in board and "1 finished, 2 failed" in board
@@ -204,9 +206,50 @@ def test_atomic_write_leaves_old_file_on_failure(tmp_path, monkeypatch):
 
 def test_two_drivers_share_a_matrix_without_duplicates(tmp_path):
     """A second driver (a shard, or a rerun while an orphaned driver still runs) waits for cells another holds."""
-    first, cmd, results = start_driver(tmp_path, 2, "seed=0")
+    first, cmd, results = start_driver(tmp_path, 12, "seed=0")  # long enough that the second driver meets it
     second = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert first.wait(timeout=600) == 0 and second.returncode == 0
     assert "another medtl-bench process is running it" in second.stderr
     final = load_results(results / "tiny" / "runs")
     assert len(final) == 2 and len({r.cell_id for r in final}) == 2 and all(r.status == "ok" for r in final)
+
+
+def test_a_run_talks_while_it_runs(tmp_path, capfd):
+    """Without a terminal: one plain line per epoch and one per finished cell with the tally; the cell's log holds
+    plain lines (no progress-bar frames), metrics.csv one row per epoch, TensorBoard events when asked."""
+    grids = "\ngrids:\n  - {sources: [scratch], strategies: [ft]}\nseeds: [0]\n"
+    path = write_matrix(tmp_path, epochs=2, grids=grids)
+    path.write_text(path.read_text().replace("threads: 1,", "threads: 1, log: [tensorboard],"))
+    results = tmp_path / "results"
+    assert main(["run", str(path), "--results", str(results), "--no-report"]) == 0
+    err = capfd.readouterr().err
+    for epoch in (1, 2):
+        assert re.search(rf"^epoch {epoch}/2 synthetic-vessels\.\S+ train_loss=\d\S* val_loss=\d", err, re.M)
+    assert re.search(r"^done   synthetic-vessels\..*\[1/1 done, 0 failed, 0 to go\]$", err, re.M)
+    (work,) = (results / "tiny" / "work").iterdir()
+    log = (work / "log.txt").read_text()
+    assert "\r" not in log and len(re.findall(r"^epoch \d/2 ", log, re.M)) == 2
+    with (work / "metrics.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert [r["epoch"] for r in rows] == ["1", "2"] and {"train_loss", "val_loss", "lr", "img_s"} <= set(
+        rows[0]
+    )
+    assert list((work / "tensorboard").glob("events.out.tfevents.*"))
+
+
+def test_the_timeout_counts_the_cells_work_only():
+    """Imports and profiling are not the cell's work: only setup, training and evaluation count."""
+    from suite.runner.progress import Progress
+
+    state = {
+        "stage": "profiling",
+        "stage_started": 1000.0,
+        "stage_seconds": {"imports": 30.0, "setup": 2.0, "training": 50.0, "evaluating": 3.0},
+        "epochs": 6,
+        "history": [{"epoch": 6}],
+    }
+    assert Progress(state).work_seconds(now=1500.0) == 55.0
+    training = {**state, "stage": "training", "stage_seconds": {"imports": 30.0, "setup": 2.0}}
+    assert Progress(training).work_seconds(now=1005.0) == 2.0 + 5.0
+    assert Progress({}).work_seconds() == 0.0
+    assert "imports 30 s" in Progress(state).describe(now=1500.0)

@@ -47,8 +47,8 @@ def run_fit(name: str, data, cfg: TrainConfig, **params):
     seen = []
     before = {k: v.detach().clone() for k, v in model.state_dict().items()}
 
-    def probe(epoch, _epochs, _info):
-        declared = strategy.trainable(model, epoch, ctx)
+    def probe(entry):
+        declared = strategy.trainable(model, entry["epoch"], ctx)
         declared = {n for n, _ in model.named_parameters()} if declared is None else declared
         now = model.state_dict()
         changed = {k for k, v in now.items() if not torch.equal(v, before[k])}
@@ -166,6 +166,30 @@ def test_sp_penalty_equals_a_hand_computation(cls):
     assert strategy.extra_loss(model, ctx).device.type == "meta"
 
 
+def test_rgn_by_default_is_per_layer_and_leaves_the_new_head_at_the_base_lr():
+    """Davila's Eq. 4 is per layer (weight and bias together). A new head's RGN dwarfs the backbone's; by default it
+    trains at the base LR and the backbone is normalised on its own, so some backbone layer trains at the base LR."""
+    model = Tiny()
+    set_(model.conv.weight, [3.0, 4.0])
+    set_(model.conv.bias, [0.0, 0.0])  # the layer's ‖w‖ = ‖(3, 4, 0, 0)‖ = 5
+    grads = {
+        "conv.weight": [0.3, 0.0],
+        "conv.bias": [0.4, 0.0],
+        "fc.weight": [1.0] * 4,
+        "fc.bias": [9.0, 9.0],
+    }
+    for n, p in model.named_parameters():
+        p.grad = torch.tensor(grads[n]).view_as(p) if n in grads else None
+    rgn = relative_gradient_norms(model, "layer")
+    assert set(rgn) == {"conv", "fc"} and rgn["conv"] == pytest.approx(0.5 / 5)
+    assert rgn["fc"] > 10 * rgn["conv"]  # the new head dominates
+    ctx = StrategyContext(param_blocks_of(model), 2, 1)
+    assert AutoRGN().multipliers(rgn, ctx) == pytest.approx({"conv": 1.0, "fc": 1.0})
+    assert AutoRGN(head="rgn").multipliers(rgn, ctx)["conv"] == pytest.approx(rgn["conv"] / rgn["fc"])
+    optimizer = build_optimizer(model, AutoRGN(), ctx, TrainConfig(lr=0.1))
+    assert len(optimizer.param_groups) == 3  # conv, bn, fc: one group per layer
+
+
 def test_rgn_multipliers_equal_the_normalised_ratio_by_hand():
     model = Tiny()
     set_(model.conv.weight, [3.0, 4.0])  # ‖w‖ = 5
@@ -191,8 +215,9 @@ def test_rgn_multipliers_equal_the_normalised_ratio_by_hand():
 
 
 def test_rgn_sets_group_lrs_under_the_schedule_and_averages_batches():
+    """Per tensor, head included (the authors' code): the LRs follow the averaged, normalised RGN."""
     model = Tiny()
-    strategy = AutoRGN(batches=2)
+    strategy = AutoRGN(batches=2, unit="tensor", head="rgn")
     ctx = StrategyContext(param_blocks_of(model), 2, 3)
     optimizer = build_optimizer(model, strategy, ctx, TrainConfig(lr=0.1))
     assert len(optimizer.param_groups) == len(list(model.parameters()))
@@ -235,7 +260,8 @@ def param_blocks_of(model: nn.Module) -> list[Block]:
 
 
 def test_a_changed_trainable_set_restarts_patience(tiny_data, monkeypatch):
-    """With a validation loss that never improves, FT stops after `patience` epochs; G-LF only once all is free."""
+    """With a validation loss that never improves, FT stops after `patience` epochs; G-LF only `patience` epochs
+    into its final phase (everything free), whose first epoch is its own best (train.checkpoint: final-phase)."""
     flat = SimpleNamespace(scalars={"loss": 1.0})
     monkeypatch.setattr(suite.train, "evaluate", lambda *a, **k: (flat, None))
     cfg = TrainConfig(
@@ -244,7 +270,8 @@ def test_a_changed_trainable_set_restarts_patience(tiny_data, monkeypatch):
     ft, *_ = run_fit("ft", tiny_data, cfg)
     glf, _, ctx = run_fit("g-lf", tiny_data, cfg)
     assert ft.epochs_run == 3 and ft.stop_reason == "early_stopping"
-    assert glf.epochs_run == len(ctx.blocks) + 1 and glf.stop_reason == "early_stopping"
+    assert glf.epochs_run == len(ctx.blocks) + 2 and glf.stop_reason == "early_stopping"
+    assert glf.best_epoch == len(ctx.blocks) and glf.best_phase == glf.phases == len(ctx.blocks)
 
 
 @pytest.mark.parametrize(
@@ -282,3 +309,10 @@ def test_strategy_params_from_yaml_reach_the_cell_config(matrix_file):
         {"lp_epochs": 5},
     ]
     assert len({c.id for c in cells}) == 3
+
+
+def test_l1_sp_defaults_come_from_the_authors_weight_decay_rates_not_l2_sps():
+    """α = 0.1 (L2-SP's) made the L1 term 80× the cross-entropy after one epoch; the default is Li et al.'s
+    released rate for the same layers' weight decay, and the card says where it comes from."""
+    assert (L1SP().alpha, L1SP().beta) == (1e-4, 1e-3) and (L2SP().alpha, L2SP().beta) == (0.1, 0.01)
+    assert "train.sh" in L1SP.__doc__ and "80×" in L1SP.__doc__

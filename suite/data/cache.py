@@ -79,7 +79,10 @@ def _decode_into(
 
     plain_rows = [i for i, m in enumerate(members) if not m]
     member_rows = [i for i, m in enumerate(members) if m]
-    with tqdm(total=len(paths), desc=f"decoding {desc}", unit="img", leave=False, mininterval=5) as bar:
+    # disable=None: no bar frames when stderr is not a terminal (a cell's log.txt, CI, Slurm)
+    with tqdm(
+        total=len(paths), desc=f"decoding {desc}", unit="img", leave=False, mininterval=5, disable=None
+    ) as bar:
         with ThreadPoolExecutor(workers()) as pool:
             for start in range(0, len(plain_rows), _CHUNK):
                 for i, arr, why in pool.map(plain, plain_rows[start : start + _CHUNK]):

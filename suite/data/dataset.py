@@ -22,7 +22,7 @@ from suite.data.cache import CacheRequest, decoded_images, rows_digest
 from suite.data.images import Geometry
 from suite.data.lock import LockEntry, load_lock, lock_entry
 from suite.data.materialise import materialise
-from suite.data.splits import assign_splits, check_not_empty
+from suite.data.splits import assign_splits, check_not_empty, leakage
 from suite.data.verify import check, content_signature
 from suite.errors import DataVerificationError
 from suite.paths import data_root
@@ -155,6 +155,8 @@ def load_task_data(
         "adapter": e.adapter.model_dump(),
         "split_recipe": e.split.model_dump(exclude_defaults=False),
         "split_sizes": {k: len(v) for k, v in splits.items()},
+        "published_split_sizes": e.counts.splits,
+        "patients_in_two_splits": len(leakage(p.index, p.index["split"])),
         "image": g.key(),
         "cache_key": decoded.key,
         "skipped": skipped,

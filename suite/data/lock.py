@@ -41,11 +41,29 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+SPLITS = ("train", "val", "test")
+
+
+class Carve(_Strict):
+    """Move `ratio` of one split's images (per stratum, groups whole, the recipe's seed and rounding) to another:
+    a validation set carved from the official training set, when the official evaluation set becomes the test."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, serialize_by_alias=True)
+
+    from_: str = Field(alias="from")
+    into: str
+    ratio: float = Field(gt=0, lt=1)
+
+
 class SplitRecipe(_Strict):
     """How the index is cut into train/val/test: ratios per split, per stratum, rounded explicitly.
 
     Per stratum (a value of `stratify`), train gets `rounding(ratio × n)` images, then val, and the last split the
     remainder; units of `group` (patients) are never divided. `column` uses a split the dataset ships instead.
+    Then `rename` renames splits (`{val: test}`: the official evaluation set is held out as the test), and `carve`
+    cuts a new split out of one (a validation set from the training set). Every recipe ends with train and val;
+    one without test reproduces a protocol that has no held-out split, and the report says so wherever it prints
+    such a dataset's numbers ("validation, not held out").
     """
 
     ratios: dict[str, float] = {}
@@ -54,23 +72,40 @@ class SplitRecipe(_Strict):
     group: str | None = None
     rounding: Literal["floor", "round", "ceil"] = "floor"
     column: str | None = Field(None, description="use a split column of the index instead of computing one")
+    rename: dict[str, str] = Field(
+        {}, description="rename splits after the column or ratios, e.g. {val: test}"
+    )
+    carve: Carve | None = Field(None, description="cut a new split out of one, e.g. val from train")
     note: str = Field("", description="where the recipe comes from (paper, section)")
 
     @model_validator(mode="after")
     def _ratios_sum_to_one(self) -> SplitRecipe:
-        if self.column is not None:
-            return self
-        if not self.ratios:
-            raise ValueError("split: give `ratios` (e.g. {train: 0.7, val: 0.3}) or a split `column`")
-        if not set(self.ratios) <= {"train", "val", "test"}:
-            raise ValueError(f"split names must be train, val and test, not {sorted(self.ratios)}")
-        if any(r < 0 for r in self.ratios.values()):
-            raise ValueError(f"split ratios {self.ratios} must not be negative")
-        if abs(sum(self.ratios.values()) - 1.0) > 1e-6:
-            raise ValueError(f"split ratios {self.ratios} sum to {sum(self.ratios.values()):g}, not 1")
-        if not {"train", "val"} <= {k for k, v in self.ratios.items() if v > 0}:
-            raise ValueError("split ratios need at least train and val (test is optional)")
+        if self.column is None:
+            if not self.ratios:
+                raise ValueError("split: give `ratios` (e.g. {train: 0.7, val: 0.3}) or a split `column`")
+            if not set(self.ratios) <= set(SPLITS):
+                raise ValueError(f"split names must be train, val and test, not {sorted(self.ratios)}")
+            if any(r < 0 for r in self.ratios.values()):
+                raise ValueError(f"split ratios {self.ratios} must not be negative")
+            if abs(sum(self.ratios.values()) - 1.0) > 1e-6:
+                raise ValueError(f"split ratios {self.ratios} sum to {sum(self.ratios.values()):g}, not 1")
+        named = [
+            *self.rename,
+            *self.rename.values(),
+            *([self.carve.from_, self.carve.into] if self.carve else []),
+        ]
+        if not set(named) <= set(SPLITS):
+            raise ValueError(
+                f"split names must be train, val and test, not {sorted(set(named) - set(SPLITS))}"
+            )
+        if self.column is None and not {"train", "val"} <= self.final_splits():
+            raise ValueError("the split recipe must end with at least train and val (test is optional)")
         return self
+
+    def final_splits(self) -> set[str]:
+        """The splits the recipe ends with (for ratio recipes; a column's values are only known from the data)."""
+        found = {self.rename.get(k, k) for k, v in self.ratios.items() if v > 0}
+        return found | ({self.carve.into} if self.carve else set())
 
 
 class ImagePolicy(_Strict):
@@ -189,11 +224,40 @@ def _first_error(exc: ValidationError) -> str:
     return f"{where}: {err['msg']}"
 
 
+def resolve_likes(raw: Any) -> Any:
+    """Entries with `like: <name>` take that entry's fields and override some (`split`, `counts`, `description`):
+    the same files under another protocol (`chexpert-davila`: Davila's split of `chexpert`'s data). The files stay
+    where the original's are: `root` defaults to the original's root or name."""
+    datasets = raw.get("datasets") if isinstance(raw, dict) else None
+    if not isinstance(datasets, dict):
+        return raw
+
+    def resolve(name: str, seen: tuple[str, ...]) -> Any:
+        entry = datasets[name]
+        base = entry.get("like") if isinstance(entry, dict) else None
+        if base is None:
+            return entry
+        if base not in datasets:
+            raise UserError(f"datasets.lock: {name}: like: {did_you_mean(str(base), datasets)}")
+        if base in seen:
+            raise UserError(f"datasets.lock: `like:` cycle: {' -> '.join((*seen, name, base))}")
+        parent = resolve(base, (*seen, name))
+        own = {k: v for k, v in entry.items() if k != "like"}
+        return {**parent, "root": parent.get("root") or base, **own}
+
+    return {**raw, "datasets": {name: resolve(name, ()) for name in datasets}}
+
+
+def parse_lock(text: str | bytes) -> DatasetsLock:
+    """The lock's YAML, its `like:` entries resolved, validated (raises yaml.YAMLError or ValidationError)."""
+    return DatasetsLock.model_validate(resolve_likes(yaml.safe_load(text)))
+
+
 @lru_cache(maxsize=4)
 def _load(path: Path, mtime_ns: int) -> tuple[DatasetsLock, str]:
     raw = path.read_bytes()
     try:
-        lock = DatasetsLock.model_validate(yaml.safe_load(raw))
+        lock = parse_lock(raw)
     except yaml.YAMLError as exc:
         raise UserError(f"{path}: invalid YAML: {str(exc).splitlines()[0]}") from None
     except ValidationError as exc:

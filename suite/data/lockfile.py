@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from suite.data.lock import DatasetsLock, clear_cache, lock_path
+from suite.data.lock import DatasetsLock, clear_cache, lock_path, parse_lock
 from suite.errors import UserError
 from suite.results import atomic_write_bytes
 
@@ -85,7 +85,7 @@ def _set_fields(text: str, name: str, values: dict[str, Any]) -> str:
 
 def _write_checked(path: Path, text: str, check) -> None:
     try:
-        parsed = DatasetsLock.model_validate(yaml.safe_load(text))
+        parsed = parse_lock(text)
     except Exception as exc:
         raise UserError(f"{path}: the edited lock does not validate ({str(exc).splitlines()[0]})") from None
     check(parsed)

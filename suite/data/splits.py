@@ -12,7 +12,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from suite.data.lock import SplitRecipe
+from suite.data.lock import SPLITS, SplitRecipe
 from suite.errors import UserError
 
 _ROUND = {"floor": math.floor, "ceil": math.ceil, "round": lambda x: math.floor(x + 0.5)}
@@ -32,22 +32,32 @@ def _targets(n: int, ratios: list[float], rounding: str) -> list[int]:
 
 
 def assign_splits(index: pd.DataFrame, recipe: SplitRecipe) -> pd.Series:
-    """A split name for every row of `index`, deterministic from the recipe's seed."""
-    if recipe.column is not None:
-        if recipe.column not in index:
-            raise UserError(
-                f"split column {recipe.column!r} is not in the index; columns: {list(index.columns)}"
-            )
-        values = index[recipe.column].astype(str)
-        unknown = sorted(set(values) - {"train", "val", "test"})
-        if unknown:
-            raise UserError(f"split column {recipe.column!r} holds {unknown}; use train, val and test")
-        return values.rename("split")
-    for col in (recipe.stratify, recipe.group):
+    """A split name for every row of `index`, deterministic from the recipe's seed: the shipped column or the
+    ratios, then `rename`, then `carve`."""
+    for col in (recipe.column, recipe.stratify, recipe.group):
         if col is not None and col not in index:
             raise UserError(f"split column {col!r} is not in the index; columns: {list(index.columns)}")
-    names = [n for n, r in recipe.ratios.items() if r > 0]
-    ratios = [recipe.ratios[n] for n in names]
+    if recipe.column is not None:
+        splits = index[recipe.column].astype(str).rename("split")
+        unknown = sorted(set(splits) - set(SPLITS))
+        if unknown:
+            raise UserError(f"split column {recipe.column!r} holds {unknown}; use train, val and test")
+    else:
+        names = [n for n, r in recipe.ratios.items() if r > 0]
+        splits = _by_ratios(index, names, [recipe.ratios[n] for n in names], recipe)
+    splits = splits.map(lambda s: recipe.rename.get(s, s)).rename("split")
+    if recipe.carve is not None:
+        c = recipe.carve
+        rows = (splits == c.from_).to_numpy()
+        if rows.any():
+            carved = _by_ratios(index[rows], [c.from_, c.into], [1.0 - c.ratio, c.ratio], recipe)
+            splits = splits.copy()
+            splits[rows] = carved.to_numpy()
+    return splits
+
+
+def _by_ratios(index: pd.DataFrame, names: list[str], ratios: list[float], recipe: SplitRecipe) -> pd.Series:
+    """Per stratum, each unit (a patient, or an image) to the split furthest below its target; groups stay whole."""
     unit = index[recipe.group] if recipe.group else pd.Series(np.arange(len(index)), index=index.index)
     sizes = unit.value_counts(sort=False)
     if recipe.stratify and not recipe.group:

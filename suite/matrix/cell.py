@@ -91,8 +91,11 @@ class CellConfig(_Frozen):
 
 
 def cell_id(config: CellConfig | dict[str, Any]) -> str:
-    """12 hex digits of sha256 over the canonical JSON of the resolved config."""
-    data = config.model_dump() if isinstance(config, CellConfig) else config
+    """12 hex digits of sha256 over the canonical JSON of the resolved config, without the settings that do not
+    change what a cell computes (`TrainConfig.NOT_IN_ID`)."""
+    data = config.model_dump() if isinstance(config, CellConfig) else dict(config)
+    if isinstance(data.get("train"), dict):
+        data["train"] = {k: v for k, v in data["train"].items() if k not in TrainConfig.NOT_IN_ID}
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 

@@ -33,9 +33,11 @@ from suite.matrix.schema import (
 )
 
 BASE_SOURCES = ("imagenet", "scratch")
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 """Part of every cell's hashed config. Bump it when a code change alters what a cell computes for the same config
-(the split rule, the loop's semantics, a metric definition), so old results stop being reused on resume."""
+(the split rule, the loop's semantics, a metric definition), so old results stop being reused on resume.
+2: multi-phase strategies keep their final phase's best state (`train.checkpoint`); a non-finite loss stops the
+cell; AMP and channels_last default to on for CUDA."""
 
 
 @dataclass(frozen=True)

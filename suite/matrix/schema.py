@@ -7,7 +7,7 @@ A matrix is datasets × architectures × sources × strategies × sweep points �
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -69,6 +69,10 @@ class Profile(Strict):
 
 
 class TrainConfig(Strict):
+    NOT_IN_ID: ClassVar[tuple[str, ...]] = ("timeout_min", "log")
+    """Settings that change how a cell is run or watched, never what it computes: left out of the cell id, so
+    raising a timeout or turning on TensorBoard reuses finished results."""
+
     epochs: int = Field(50, ge=1)
     batch_size: int = Field(32, ge=1)
     eval_batch_size: int = Field(128, ge=1)
@@ -79,16 +83,35 @@ class TrainConfig(Strict):
     scheduler: Scheduler = Scheduler()
     early_stopping: EarlyStopping = EarlyStopping()
     monitor: str = Field("loss", description="validation metric for early stopping and the best checkpoint")
+    checkpoint: Literal["final-phase", "any-phase"] = Field(
+        "final-phase",
+        description="final-phase: a multi-phase strategy (G-LF, G-FL, LP-FT) keeps the best validation state of its "
+        "last phase, and early stopping cannot end the run before that phase starts; any-phase: the best state "
+        "of any epoch",
+    )
     image_size: int | None = Field(None, ge=8, description="null: the architecture's input size")
     resize: int | None = Field(None, ge=8, description="shorter side before a centre crop to image_size")
     augment: Augment = Augment()
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    amp: bool = Field(False, description="bf16 autocast on GPU")
-    channels_last: bool = False
+    amp: bool | None = Field(None, description="bf16 autocast; null: on for CUDA, off on the CPU")
+    channels_last: bool | None = Field(None, description="channels_last memory format; null: on for CUDA")
     threads: int | None = Field(None, ge=1, description="torch CPU threads; null: torch's default")
-    timeout_min: float = Field(180.0, gt=0, description="the executor kills a cell after this long")
+    timeout_min: float = Field(
+        180.0,
+        gt=0,
+        description="the executor kills a cell whose work (data, training, evaluation) takes longer",
+    )
     allow_unverified: bool = Field(False, description="train on data that does not match datasets.lock")
     profile: Profile = Profile()
+    log: list[Literal["tensorboard"]] = Field(
+        [], description="also write TensorBoard event files to work/<slug>/tensorboard (metrics.csv always)"
+    )
+
+    def uses_amp(self, device_type: str) -> bool:
+        return device_type == "cuda" and self.amp is not False
+
+    def uses_channels_last(self, device_type: str) -> bool:
+        return device_type == "cuda" and self.channels_last is not False
 
 
 class DatasetEntry(Strict):

@@ -47,14 +47,9 @@ class LatencySettings:
     def for_cell(cls, cfg: TrainConfig) -> LatencySettings:
         """As a cell's `train.profile` section asks, under the cell's own numeric settings."""
         p = cfg.profile
+        amp, channels_last = cfg.amp is not False, cfg.channels_last is not False  # unset: on (CUDA only)
         return cls(
-            tuple(p.batch_sizes),
-            p.warmup,
-            p.iterations,
-            p.max_seconds,
-            cfg.amp,
-            cfg.channels_last,
-            cfg.threads,
+            tuple(p.batch_sizes), p.warmup, p.iterations, p.max_seconds, amp, channels_last, cfg.threads
         )
 
 

@@ -9,7 +9,7 @@ import pandas as pd
 
 from suite.matrix import LoadedMatrix
 from suite.report.collect import Collected
-from suite.report.select import Row
+from suite.report.select import Row, report_split
 
 
 def _counted(values: pd.Series) -> str:
@@ -77,11 +77,27 @@ def header(matrix: LoadedMatrix, collected: Collected, rows: list[Row]) -> list[
         f"- Code: git {_counted(shas)}; datasets.lock {_counted(locks)}",
         f"- Environment: {_counted(_environment(frame[frame['status'] == 'ok']))}",
         f"- Compute: {compute_text(float(frame['compute_s'].fillna(0).sum()))} summed over cells{_untimed(done)}",
-        f"- Cells: {ok} finished, {failed} failed, {missing} missing (of {len(frame)}){stale}; "
+        f"- Cells: {ok} finished, {failed} failed, {missing} missing (of {len(frame)}){stale}{_diverged(frame)}; "
         f"table rows: {len(rows)}, {incomplete} incomplete (†)",
         "- Numbers: mean (SE) over seeds, SE = sample std (ddof 1) / √n; variants and sweep points chosen on "
-        "validation, reported on test; † fewer finished seeds than asked, ‡ metric undefined in some seeds, "
-        "§ nothing to choose on validation.",
+        f"validation, {_reported_on(frame)}; ‼ diverged in some seeds, † fewer finished seeds than asked, "
+        "‡ metric undefined in some seeds, § nothing to choose on validation.",
         "",
     ]
     return lines
+
+
+def _diverged(frame: pd.DataFrame) -> str:
+    n = int(_column(frame, "diverged", False).fillna(False).astype(bool).sum())
+    return f", {n} diverged (‼)" if n else ""
+
+
+def _reported_on(frame: pd.DataFrame) -> str:
+    """Where the numbers come from: the held-out test split, or for datasets without one validation, not held out."""
+    datasets = list(dict.fromkeys(frame["dataset"])) if not frame.empty else []
+    without = [d for d in datasets if report_split(frame, d) == "val"]
+    if not without:
+        return "reported on the held-out test split"
+    if len(without) == len(datasets):
+        return "reported on validation, not held out (no dataset here has a test split)"
+    return f"reported on the held-out test split, except {', '.join(without)}: validation, not held out (no test split)"

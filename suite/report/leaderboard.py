@@ -71,9 +71,33 @@ def dataset_section(ctx: ReportContext) -> list[str]:
     ]
     if not any(r.n_ok for r in ctx.rows):
         return [*lines, "No finished cell yet.", ""]
+    lines += split_line(ctx)
     for table in chosen(ctx.config.tables, "dataset"):
         lines += table.render(ctx)
     return lines
+
+
+def split_line(ctx: ReportContext) -> list[str]:
+    """The split the dataset's results were trained and reported on, beside the paper's published sizes when the
+    lock has them, and whether any patient has images in two splits (from the first finished result's record)."""
+    record = next(
+        (r.data for r in ctx.results.values() if r.status == "ok" and r.config.dataset.name == ctx.dataset),
+        None,
+    )
+    if not record or not record.get("split_sizes"):
+        return []
+    sizes = record["split_sizes"]
+    text = "Split: " + " / ".join(f"{k} {v:,}" for k, v in sizes.items()) + " images"
+    published = record.get("published_split_sizes") or {}
+    if published and set(published) == set(sizes):
+        deltas = " / ".join(f"{sizes[k] - published[k]:+d}" for k in sizes)
+        text += f" (published {' / '.join(f'{published[k]:,}' for k in sizes)}: Δ {deltas})"
+    if "test" not in sizes:
+        text += "; no test split, so the numbers below are validation, not held out"
+    leaked = record.get("patients_in_two_splits") or 0
+    if leaked:
+        text += f"; {leaked:,} patient(s) have images in more than one split (not leakage-free)"
+    return [text + ".", ""]
 
 
 def tail(frame: pd.DataFrame) -> list[str]:

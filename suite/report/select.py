@@ -41,6 +41,11 @@ class Candidate:
     def complete(self) -> bool:
         return bool((self.cells["status"] == "ok").all())
 
+    @property
+    def diverged(self) -> bool:
+        """Some finished seed diverged (validation loss far above chance): its numbers are not a trained model's."""
+        return "diverged" in self.cells and bool(self.cells["diverged"].fillna(False).astype(bool).any())
+
     def val(self, metric: str) -> Stat:
         ok = self.cells[self.cells["status"] == "ok"]
         column = f"val_{metric}"
@@ -86,6 +91,10 @@ class Row:
     @property
     def n_missing(self) -> int:
         return int((self.cells["status"] == "missing").sum())
+
+    @property
+    def n_diverged(self) -> int:
+        return int(self.ok["diverged"].fillna(False).astype(bool).sum()) if "diverged" in self.ok else 0
 
     @property
     def complete(self) -> bool:
@@ -143,10 +152,12 @@ def candidates_of(group: pd.DataFrame) -> list[Candidate]:
 
 
 def choose(cands: list[Candidate], metric: str) -> tuple[Candidate | None, float]:
-    """The best candidate on validation (complete ones first; ties → matrix order), with its score."""
+    """The best candidate on validation (complete and undiverged ones first; ties → matrix order), with its score.
+    A diverged candidate (an LR far too high) is chosen only when every candidate diverged."""
     scored = [(c, c.val(metric)) for c in cands]
     eligible = [(c, s.mean) for c, s in scored if s.defined]
-    pool = [(c, v) for c, v in eligible if c.complete] or eligible
+    sane = [(c, v) for c, v in eligible if not c.diverged] or eligible
+    pool = [(c, v) for c, v in sane if c.complete] or sane
     if not pool:
         return None, math.nan
     sign = 1.0 if higher_is_better(metric) else -1.0

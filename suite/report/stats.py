@@ -29,6 +29,11 @@ class Stat:
         """Some finished seeds had this value undefined (NaN)."""
         return 0 < self.n < self.total
 
+    @property
+    def sd(self) -> float:
+        """The sample standard deviation (ddof 1) over the defined values: SE × √n (Peng reports mean ± SD)."""
+        return self.se * math.sqrt(self.n) if self.n > 1 else math.nan
+
 
 def mean_se(values: Iterable[float]) -> Stat:
     array = np.asarray([math.nan if v is None else float(v) for v in values], dtype=float)

@@ -130,6 +130,8 @@ class CellResult(BaseModel):
     slug: str
     status: Literal["ok", "failed"]
     error: str | None = None
+    diverged: bool = False
+    """Finished, but its validation loss is far above chance level (suite/runner/cell.py): flagged, never ranked."""
     config: CellConfig
     parents: list[str] = []
     seed: int
@@ -137,6 +139,9 @@ class CellResult(BaseModel):
     history: list[dict[str, Any]] = []
     epochs_run: int = 0
     best_epoch: int = 0
+    best_phase: int = 0
+    """The phase (of `phases`) the kept state comes from; multi-phase strategies: the last, by default."""
+    phases: int = 1
     stop_reason: str | None = None
     timings: dict[str, float] = {}
     params: dict[str, int] = {}

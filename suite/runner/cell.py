@@ -8,13 +8,17 @@
     cost   = params, MACs and latency of the trained network     (suite/profiling)
     write the result atomically
 
+Each stage and epoch is reported as it happens (suite/runner/progress.py): a plain line per epoch in the cell's
+log, progress.json for the driver, metrics.csv, and TensorBoard events when asked.
+
 A cell is a pure function of its resolved config: the same config and seed give the same result on the same
 machine. The executor runs this in a fresh process per cell (suite/runner/worker.py).
 """
 
 from __future__ import annotations
 
-import json
+import math
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +33,8 @@ from suite.matrix.schema import TrainConfig
 from suite.models.build import save_checkpoint
 from suite.profiling import count_params, peak_memory, profile_cell, reset_peak_memory
 from suite.results import CellResult, SplitMetrics, sanitise, write_predictions, write_result
-from suite.runner.spec import CellSpec, now
+from suite.runner.progress import CellProgress
+from suite.runner.spec import THREADS_ENV, CellSpec, now
 from suite.train import FitOutcome, evaluate, fit, pick_device, seed_everything
 
 
@@ -42,19 +47,11 @@ def _split_metrics(report) -> SplitMetrics:
     )
 
 
-def _progress_writer(path: Path):
-    def write(epoch: int, epochs: int, info: dict[str, Any]) -> None:
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"epoch": epoch, "epochs": epochs, **info}))
-        tmp.replace(path)
-
-    return write
-
-
 def setup(cfg: TrainConfig, seed: int) -> torch.device:
     """Threads, seeds and deterministic algorithms, then the device."""
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    threads = cfg.threads or int(os.environ.get(THREADS_ENV, "0"))
+    if threads:
+        torch.set_num_threads(threads)
     seed_everything(seed)
     return pick_device(cfg)
 
@@ -92,33 +89,38 @@ def score(spec: CellSpec, built: Assembled, data: TaskData, cfg: TrainConfig, de
     return out
 
 
-def run_cell(spec: CellSpec) -> CellResult:
+def run_cell(spec: CellSpec, imports_s: float = 0.0) -> CellResult:
     started, t0 = now(), time.perf_counter()
     config, cfg = spec.config, spec.config.train
+    progress = CellProgress(Path(spec.progress_path).parent, spec.slug, cfg, imports_s=imports_s)
+    progress.enter("setup")
     device = setup(cfg, config.seed)
     data = load_data(spec)
     built = assemble(config, data.num_outputs, spec.parents)
-    built.model.to(device)
-    built.norm.to(device)
+    to_device(built, cfg, device)
     params = count_params(built.model)
     setup_s = time.perf_counter() - t0
 
+    progress.enter("training")
     scoped = reset_peak_memory(device)
-    progress = _progress_writer(Path(spec.progress_path))
-    outcome = fit(built.model, built.norm, built.strategy, built.ctx, data, cfg, device, progress)
+    outcome = fit(built.model, built.norm, built.strategy, built.ctx, data, cfg, device, progress.epoch)
     memory = peak_memory(device, "training" if scoped else "process")
 
+    progress.enter("evaluating")
     t_eval = time.perf_counter()
     scores = score(spec, built, data, cfg, device)
-    if outcome.best_state is None:
-        scores.warnings.append(
-            f"the monitor {cfg.monitor!r} never improved (NaN?); the last epoch's weights were used"
-        )
+    scores.warnings += training_warnings(outcome, cfg)
+    diverged = diverged_warning(scores, data)
+    scores.warnings += [diverged] if diverged else []
     save_checkpoint(built.model.cpu(), Path(spec.checkpoint_path), data.num_outputs)
 
+    progress.enter("profiling")
     t_profile = time.perf_counter()
     profile, profile_warnings = profile_cell(built.model, cfg, device)  # MACs on the CPU, latency on `device`
+    progress.enter("done")
+    progress.close()
     timings = {
+        "imports_s": imports_s,
         "setup_s": setup_s,
         "train_s": outcome.train_seconds,
         "eval_s": t_profile - t_eval,
@@ -128,10 +130,11 @@ def run_cell(spec: CellSpec) -> CellResult:
     result = CellResult(
         **spec.identity(),
         status="ok",
+        diverged=diverged is not None,
         metrics=scores.metrics,
         **_training(outcome),
         timings=timings,
-        params=params,
+        params={**params, "trainable": outcome.trained_params, "trainable_epoch1": params["trainable"]},
         **profile,
         memory=memory,
         throughput={"train_img_s": outcome.throughput},
@@ -148,10 +151,47 @@ def run_cell(spec: CellSpec) -> CellResult:
     return result
 
 
+def to_device(built: Assembled, cfg: TrainConfig, device: torch.device) -> None:
+    """The model and its normalisation on the device (channels_last on CUDA unless the config says no)."""
+    built.model.to(device)
+    built.norm.to(device)
+    if cfg.uses_channels_last(device.type):
+        built.model.to(memory_format=torch.channels_last)
+
+
+def training_warnings(outcome: FitOutcome, cfg: TrainConfig) -> list[str]:
+    if outcome.best_state is not None:
+        return []
+    return [f"the monitor {cfg.monitor!r} never improved (NaN?); the last epoch's weights were used"]
+
+
+DIVERGED_FACTOR = 10.0
+"""A run whose validation loss at its kept state exceeds this many times the chance-level loss has diverged."""
+
+
+def chance_loss(data: TaskData) -> float:
+    """The loss of predicting uniformly: ln K for softmax over K classes, ln 2 per label for multilabel."""
+    return math.log(2) if data.entry.task == "multilabel" else math.log(data.num_outputs)
+
+
+def diverged_warning(scores: Scores, data: TaskData) -> str | None:
+    """A finite but absurd loss (LR far too high) is flagged, in the result and on the board, never ranked silently."""
+    loss = scores.metrics["val"].get("loss")
+    limit = DIVERGED_FACTOR * chance_loss(data)
+    if math.isnan(loss) or loss <= limit:
+        return None
+    return (
+        f"diverged: the validation loss {loss:.3g} is more than {DIVERGED_FACTOR:g}× the chance-level loss "
+        f"{chance_loss(data):.3g}; the metrics are not a trained model's"
+    )
+
+
 def _training(outcome: FitOutcome) -> dict[str, Any]:
     return {
         "history": outcome.history,
         "epochs_run": outcome.epochs_run,
         "best_epoch": outcome.best_epoch,
+        "best_phase": outcome.best_phase,
+        "phases": outcome.phases,
         "stop_reason": outcome.stop_reason,
     }

@@ -7,6 +7,7 @@ how many cells the Scheduler keeps running at once, and what the results should 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any
 
@@ -15,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 from suite.errors import UserError
 from suite.matrix import Cell, LoadedMatrix
 from suite.results import RunPaths
+from suite.runner.spec import THREADS_ENV
 
 EXECUTORS = ("local", "docker", "slurm")
 # command-line flag → settings field, per executor
@@ -50,7 +52,11 @@ def make_launcher(
     if name == "local":
         from suite.runner.local import SubprocessLauncher
 
-        return SubprocessLauncher(), jobs or 1, {"executor": "local"}
+        jobs = jobs or 1
+        # cells running at once share the cores; a cell whose train.threads is unset takes its share, so two cells
+        # on two cores do not each start two threads and crawl
+        threads = max(1, len(os.sched_getaffinity(0)) // jobs)
+        return SubprocessLauncher({THREADS_ENV: str(threads)}), jobs, {"executor": "local"}
     if name == "docker":
         from suite.runner.docker import DockerLauncher
 

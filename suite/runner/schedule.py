@@ -7,7 +7,6 @@ a cell whose parent failed is failed without running, and an interrupted cell ge
 
 from __future__ import annotations
 
-import json
 import signal
 import sys
 import time
@@ -20,6 +19,7 @@ from tqdm import tqdm
 
 from suite.matrix import Cell
 from suite.results import RunPaths, read_result, status_of, write_result
+from suite.runner.progress import Progress, epoch_line
 from suite.runner.spec import CellSpec, failed_result
 from suite.runner.state import CellLock, plan
 
@@ -42,6 +42,8 @@ class Launcher(Protocol):
 
 @dataclass
 class Summary:
+    todo: int = 0
+    durations: list[float] = field(default_factory=list)
     trained: list[Cell] = field(default_factory=list)
     failed: list[tuple[Cell, str]] = field(default_factory=list)
     done_before: list[Cell] = field(default_factory=list)
@@ -62,6 +64,10 @@ def describe_exit(code: int) -> str:
     return f"cell process exited with code {code} without writing a result"
 
 
+def _duration(seconds: float) -> str:
+    return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{max(1, round(seconds / 60))} min"
+
+
 def _log_tail(path: Path) -> str:
     try:
         lines = [line.strip() for line in path.read_text(errors="replace").splitlines() if line.strip()]
@@ -78,6 +84,7 @@ class _Running:
     started: float
     timeout_s: float
     bar: tqdm | None
+    epoch: int = 0  # the last epoch reported
 
 
 class Scheduler:
@@ -108,7 +115,7 @@ class Scheduler:
     def run(self, cells: list[Cell], retry_failed: bool = True) -> Summary:
         t0 = time.perf_counter()
         todo, done = plan(cells, self.paths, retry_failed)
-        summary = Summary(done_before=done)
+        summary = Summary(todo=len(todo), done_before=done)
         outcome = {c.id: "ok" for c in done}
         by_id = {c.id: c for c in cells}
         waiting = list(todo)
@@ -189,16 +196,16 @@ class Scheduler:
     def _check(self, running, cid, outcome, summary, by_id, outer) -> None:
         job = running[cid]
         code = job.handle.poll()
-        if job.bar is not None:
-            self._update_bar(job)
+        progress = Progress.read(self.paths.progress(job.cell))
+        self._report_epoch(job, progress)
         if code is None:
-            if (
-                getattr(self.launcher, "owns_timeouts", False)
-                or time.perf_counter() - job.started <= job.timeout_s
-            ):
+            if getattr(self.launcher, "owns_timeouts", False) or progress.work_seconds() <= job.timeout_s:
                 return
             job.handle.kill()
-            reason = f"timed out after {job.timeout_s / 60:g} min (train.timeout_min)"
+            reason = (
+                f"timed out after {job.timeout_s / 60:g} min of work (train.timeout_min; imports and profiling"
+                f" not counted): {progress.describe()}"
+            )
             self._record_failure(self._spec(job.cell, by_id), reason)
         elif status_of(self.paths, job.cell) == "missing":
             describe = getattr(job.handle, "describe_exit", describe_exit)
@@ -211,24 +218,46 @@ class Scheduler:
             job.bar.close()
         result = read_result(self.paths.result(job.cell))
         outcome[cid] = result.status
-        minutes = (time.perf_counter() - job.started) / 60
+        seconds = time.perf_counter() - job.started
+        summary.durations.append(seconds)
         if result.status == "ok":
             summary.trained.append(job.cell)
             test = result.metrics.get("test") or result.metrics.get("val")
             shown = (
                 ", ".join(f"{m}={test.get(m):.3f}" for m in result.config.dataset.metrics[:2]) if test else ""
             )
-            self.say(f"done   {job.cell.slug} ({minutes:.1f} min) {shown}")
+            flag = " DIVERGED" if result.diverged else ""
+            self.say(f"done   {job.cell.slug} ({seconds / 60:.1f} min){flag} {shown} {self._tally(summary)}")
         else:
             summary.failed.append((job.cell, result.error or "unknown error"))
-            self.say(f"FAILED {job.cell.slug}: {result.error} (log: {self.paths.log(job.cell)})")
+            self.say(
+                f"FAILED {job.cell.slug}: {result.error} (log: {self.paths.log(job.cell)}) {self._tally(summary)}"
+            )
         outer.update(1)
 
-    def _update_bar(self, job: _Running) -> None:
-        try:
-            info = json.loads(self.paths.progress(job.cell).read_text())
-        except (OSError, ValueError):
+    def _tally(self, summary: Summary) -> str:
+        """`[5/8 done, 1 failed, 2 to go, ETA 3 min]`: the ETA from this run's finished cells' durations."""
+        finished = len(summary.trained) + len(summary.failed)
+        left = summary.todo - finished
+        eta = ""
+        if left and summary.durations:
+            mean = sum(summary.durations) / len(summary.durations)
+            eta = f", ETA {_duration(mean * left / self.jobs)}"
+        return f"[{finished}/{summary.todo} done, {len(summary.failed)} failed, {left} to go{eta}]"
+
+    def _report_epoch(self, job: _Running, progress: Progress) -> None:
+        """New epochs: the progress bar on a terminal, else one plain line each."""
+        new = [e for e in progress.history if e["epoch"] > job.epoch]
+        if not new:
             return
-        job.bar.n = info["epoch"]
-        job.bar.set_postfix_str(f"val {info['monitor']}={info['val']:.4f}", refresh=False)
-        job.bar.refresh()
+        job.epoch = new[-1]["epoch"]
+        if job.bar is not None and self.tty:
+            job.bar.n = job.epoch
+            monitor = progress.state.get("monitor", "loss")
+            value = new[-1].get(f"val_{monitor}")
+            if isinstance(value, float):
+                job.bar.set_postfix_str(f"val {monitor}={value:.4f}", refresh=False)
+            job.bar.refresh()
+            return
+        for entry in new:
+            self.say(epoch_line(job.cell.slug, entry, progress.state["epochs"], progress.work_seconds()))

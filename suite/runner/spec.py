@@ -11,6 +11,9 @@ from pydantic import BaseModel, ConfigDict
 from suite.matrix.cell import Cell, CellConfig
 from suite.results import CellResult, RunPaths
 
+THREADS_ENV = "MEDTL_THREADS"
+"""The executor's thread count for a cell whose `train.threads` is unset (the cores shared by the cells at once)."""
+
 
 class CellSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")

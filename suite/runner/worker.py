@@ -10,6 +10,7 @@ import ctypes
 import os
 import signal
 import sys
+import time
 import traceback
 from pathlib import Path
 
@@ -30,16 +31,19 @@ def die_with_parent() -> None:
 
 
 def main(argv: list[str]) -> int:
+    t0 = time.perf_counter()
     die_with_parent()
+    # after prctl: the heavy imports (torch, timm) come with run_cell, and their time is reported separately
     from suite.errors import UserError
     from suite.results import write_result
     from suite.runner.cell import run_cell
     from suite.runner.spec import CellSpec, failed_result, now
 
+    imports_s = time.perf_counter() - t0
     spec = CellSpec.read(Path(argv[0]))
     started = now()
     try:
-        result = run_cell(spec)
+        result = run_cell(spec, imports_s)
         print(f"cell {spec.slug}: ok, best epoch {result.best_epoch}/{result.epochs_run}", file=sys.stderr)
         return 0
     except UserError as exc:

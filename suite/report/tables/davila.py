@@ -107,9 +107,10 @@ def selection_table(rows: list[Row], config: ReportConfig) -> list[str]:
             cells.append(_choice_text(row, decimals, config) if row else "")
         body.append(cells)
     metric = chosen[0].select_metric
+    reported = "on test" if chosen[0].split == "test" else "on validation too (not held out: no test split)"
     return [
         f"Chosen on the validation {metric_label(metric)} (mean over seeds; complete candidates first), "
-        "then reported on test:",
+        f"then reported {reported}:",
         "",
         markdown(lay.head() + [lay.arch(a) for a in archs], body),
         "",

@@ -106,7 +106,8 @@ def efficiency_table(
         body.append(cells)
     headers = ["Architecture"] + (["Source"] if multi_source else []) + ["Method"] + [h for _, h in columns]
     lines = [
-        f"Mean over seeds (metrics with SE). MACs counted by {counter} at the recorded input size; "
+        f"Mean over seeds; metrics as mean (SE) ±SD (Peng reports mean ± SD). MACs counted by {counter} at the "
+        "recorded input size; "
         "T is the median batch-1 latency of each run, averaged over seeds"
         + (
             "; T bench is `make bench-latency`'s median for the same network (latency.json)."
@@ -144,8 +145,10 @@ def _shown(stat: Stat, key: str, config: ReportConfig) -> float:
 def _text(
     stat: Stat, key: str, metrics: list[str], decimals: int, config: ReportConfig, row: Row, uniform: bool
 ) -> str:
-    if key in metrics:
-        return fmt_stat(stat, decimals, factor_of(key, config))
+    if key in metrics:  # mean (SE) as everywhere, ±SD as Peng prints them
+        factor = factor_of(key, config)
+        sd = "" if math.isnan(stat.sd) else f" ±{stat.sd * factor:.{decimals}f}"
+        return fmt_stat(stat, decimals, factor) + (sd if stat.defined else "")
     if key == "latency_ms":
         text = fmt_stat(stat, 2)
         devices = sorted({d for d in row.ok.get("latency_device", []) if d})

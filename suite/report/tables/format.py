@@ -1,6 +1,7 @@
 """Shared table formatting: "mean (SE)" cells, bold/underline of the best, footnote flags, markdown via tabulate.
 
-Flags in cells: † the row has fewer finished seeds than the matrix asks for (failed or missing cells);
+Flags in cells: ‼ some finished seed diverged (validation loss far above chance level: not a trained model's numbers);
+† the row has fewer finished seeds than the matrix asks for (failed or missing cells);
 ‡ the metric was undefined (NaN) in some finished seeds, so the mean is over the others; § no candidate (variant
 or sweep point) had a defined validation value, so nothing was chosen and the row reports n/a. "n/a": undefined in every
 finished seed. "—": nothing finished.
@@ -68,6 +69,7 @@ class Notes:
     """Collects the footnotes that explain † and ‡ flags, in the order cells were flagged."""
 
     def __init__(self) -> None:
+        self.diverged: dict[str, str] = {}
         self.incomplete: dict[str, str] = {}
         self.partial: dict[str, str] = {}
         self.unchosen: dict[str, str] = {}
@@ -78,6 +80,13 @@ class Notes:
         if row is None:
             return ""
         marks = ""
+        if row.n_diverged:
+            marks += "‼"
+            self.diverged.setdefault(
+                row_name(row),
+                f"{row.n_diverged} of {row.n_ok} finished seeds diverged (validation loss over 10× the chance "
+                "level); those numbers are not a trained model's",
+            )
         if incomplete and row.chosen and not row.complete:
             marks += "†"
             self.incomplete.setdefault(
@@ -99,7 +108,8 @@ class Notes:
         return marks
 
     def lines(self) -> list[str]:
-        out = [f"- † {name}: {text}" for name, text in self.incomplete.items()]
+        out = [f"- ‼ {name}: {text}" for name, text in self.diverged.items()]
+        out += [f"- † {name}: {text}" for name, text in self.incomplete.items()]
         out += [f"- ‡ {name}: {text}" for name, text in self.partial.items()]
         out += [f"- § {name}: {text}" for name, text in self.unchosen.items()]
         return [*out, ""] if out else []

@@ -51,6 +51,7 @@ def best_table(
         gain = "0% (is the baseline)" if change is None else gain
         stat = best.metric(main)
         value = fmt_stat(stat, decimals_of(config), factor_of(main, config)) + notes.flag(best, stat, main)
+        value += "" if best.split == "test" else " (val, not held out)"
         cells = [dataset, domains.get(dataset, EMPTY), best.architecture]
         cells += [source_label(best.source)] if multi_source else []
         cells += [best.full_label, metric_label(main), value, gain]
@@ -58,16 +59,18 @@ def best_table(
     if not body:
         return ["No dataset has a finished row yet.", ""]
     headers = ["Dataset", "Domain", "Architecture"] + (["Source"] if multi_source else [])
+    all_test = all(rows[0].split == "test" for rows, _ in by_dataset.values() if rows)
     headers += [
         "Strategy",
         "Main metric",
-        "Test mean (SE)",
+        "Test mean (SE)" if all_test else "Mean (SE), test unless marked",
         f"Improvement over {strategy_label(config.baseline)}",
     ]
     picked = "validation" if config.best_by == "val" else "test (as Davila did; optimistic)"
+    reported = "test" if all_test else "reported (test, or validation where a dataset has no test split)"
     return [
         f"Best architecture + strategy per dataset, picked on the {picked} mean of the main metric; "
-        f"improvement = relative change of the test mean over {strategy_label(config.baseline)} "
+        f"improvement = relative change of the {reported} mean over {strategy_label(config.baseline)} "
         "with the same architecture and source.",
         "",
         markdown(headers, body),
