@@ -102,8 +102,14 @@ def _parser() -> argparse.ArgumentParser:
 
     weights = sub.add_parser("weights", help="pretrained weights")
     wsub = weights.add_subparsers(dest="action", required=True)
-    wsub.add_parser("fetch", help="download a matrix's weights into the local cache (online)").add_argument(
-        "matrix"
+    wfetch = wsub.add_parser("fetch", help="download a matrix's weights into the local cache (online)")
+    wfetch.add_argument("matrix", nargs="?", help="a matrix: every pretrained weight its cells need")
+    wfetch.add_argument(
+        "--arch",
+        action="append",
+        default=[],
+        metavar="NAME[.TAG]",
+        help="an architecture's weights (repeatable): resnet18, resnet18.a1_in1k or timm:<model>[.<tag>]",
     )
     _profile_parser(sub)
     _analyze_parser(sub)
@@ -239,10 +245,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(profile_command(args))
         return 0
     if args.command == "weights":
-        from suite.commands.weights import fetch_weights
+        from suite.commands.weights import weights_command
 
-        print(fetch_weights(args.matrix))
-        return 0
+        return weights_command(args)
     if args.command == "analyze":
         from suite.commands.analyze import analyze_command
 

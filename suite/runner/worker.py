@@ -31,7 +31,7 @@ def die_with_parent() -> None:
 
 def main(argv: list[str]) -> int:
     die_with_parent()
-    from suite.errors import UserError
+    from suite.errors import MissingWeightsError, UserError
     from suite.results import write_result
     from suite.runner.cell import run_cell
     from suite.runner.spec import CellSpec, failed_result, now
@@ -42,6 +42,8 @@ def main(argv: list[str]) -> int:
         result = run_cell(spec)
         print(f"cell {spec.slug}: ok, best epoch {result.best_epoch}/{result.epochs_run}", file=sys.stderr)
         return 0
+    except MissingWeightsError as exc:  # name the matrix's fetch command as well as the architecture's
+        error = exc.for_matrix(spec.matrix)
     except UserError as exc:
         error = str(exc)
     except Exception as exc:  # a bug or a numerical failure: record it, keep the traceback in the log
