@@ -9,10 +9,10 @@ from pathlib import Path
 from tabulate import tabulate
 
 from suite.data.adapters import build_index, raw_index
-from suite.data.dataset import dataset_root, prepare
 from suite.data.lock import MODALITIES, DatasetsLock, load_lock, lock_entry
 from suite.data.lockfile import append_entry, set_entry_fields
 from suite.data.materialise import materialise
+from suite.data.prepare import dataset_root, prepare
 from suite.data.splits import leakage, split_counts
 from suite.data.verify import check, compute_digest, count_problems, missing_files, write_sidecars
 from suite.errors import DataVerificationError, UserError
