@@ -88,8 +88,19 @@ def _parser() -> argparse.ArgumentParser:
     lock.add_argument(
         "--root", help="where the data is (default: $MEDTL_DATA/<root or name>); recorded in the lock"
     )
-    dsub.add_parser("verify", help="check files against datasets.lock (exit 2 on a mismatch)").add_argument(
-        "name", nargs="?"
+    fetch = dsub.add_parser(
+        "fetch", help="download a dataset with a public URL and checksum (MedMNIST), check it and lock it"
+    )
+    fetch.add_argument("name")
+    verify = dsub.add_parser(
+        "verify",
+        help="check files against datasets.lock: exit 2 when one is changed or incomplete, or a named one missing",
+    )
+    verify.add_argument(
+        "names", nargs="*", metavar="NAME", help="datasets to check (default: every one installed)"
+    )
+    verify.add_argument(
+        "--strict", action="store_true", help="without names: also fail when a dataset is not installed"
     )
     dsub.add_parser("splits", help="counts per split and class, and leakage").add_argument("name")
     add = dsub.add_parser(

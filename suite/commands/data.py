@@ -1,4 +1,4 @@
-"""`medtl-bench data ...`: make, lock, verify, inspect splits, and add a user's own class-folder dataset."""
+"""`medtl-bench data ...`: make, fetch, lock, verify, inspect splits, and add a user's own class-folder dataset."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from suite.data.adapters import build_index, raw_index
-from suite.data.lock import MODALITIES, DatasetsLock, load_lock, lock_entry
+from suite.data.adapters import build_index, expected_files, raw_index
+from suite.data.fetch import download
+from suite.data.lock import MODALITIES, DatasetsLock, LockEntry, how_to_get, load_lock, lock_entry
 from suite.data.lockfile import append_entry, set_entry_fields
 from suite.data.materialise import materialise
 from suite.data.prepare import dataset_root, prepare
@@ -51,26 +52,78 @@ def lock(name: str, root: str | None = None) -> str:
     )
 
 
-def verify(name: str | None) -> str:
-    """Check one dataset (or every one on disk) against the lock; a mismatch prints the list and exits 2."""
-    names = [name] if name else list(load_lock()[0].datasets)
-    lines, failed = [], []
-    for n in names:
-        entry = lock_entry(n)
-        root = dataset_root(n, entry)
-        if not root.is_dir() and name is None:
-            lines.append(f"{n}: not on disk ({root}); {entry.access}")
+def installed(name: str, entry: LockEntry) -> bool:
+    """Is any of the dataset on this machine? Generated sets always are (made on demand); a real one when its root
+    exists and, where the adapter names its files, one of them is there (MedMNIST's datasets share one folder)."""
+    if entry.source.kind == "generator":
+        return True
+    root = dataset_root(name, entry)
+    files = expected_files(entry, name)
+    return root.is_dir() and (files is None or any((root / f).is_file() for f in files))
+
+
+def _verify_one(name: str, entry: LockEntry) -> tuple[bool, list[str]]:
+    """(matches the lock, the lines that say so or list what differs)."""
+    root = dataset_root(name, entry)
+    try:
+        index = build_index(root, entry, name).index
+    except UserError as exc:  # present but not readable as the adapter expects: incomplete
+        return False, [f"{name}: incomplete: {exc}"]
+    result = check(name, entry, root, index)
+    return result.ok, result.lines()
+
+
+def verify(names: list[str], strict: bool = False) -> str:
+    """Check datasets against the lock and list what is missing, extra or changed.
+
+    With names, each must be installed and match. Without, every dataset in the lock is checked that is installed;
+    the others are listed as not installed with how to get them, and fail the run only with `strict`.
+    """
+    lock_file, _ = load_lock()
+    todo = names or list(lock_file.datasets)
+    lines, failed, absent = [], [], []
+    for name in todo:
+        entry = lock_entry(name)
+        if not installed(name, entry):
+            absent.append(name)
+            lines.append(f"{name}: not installed ({dataset_root(name, entry)}); {how_to_get(name, entry)}")
             continue
-        result = check(n, entry, root, build_index(root, entry, n).index)
-        lines.extend(result.lines())
-        if not result.ok:
-            failed.append(n)
+        ok, said = _verify_one(name, entry)
+        lines.extend(said)
+        if not ok:
+            failed.append(name)
+    checked = len(todo) - len(absent)
+    lines.append(
+        f"{checked - len(failed)} of {len(todo)} dataset(s) verified, {len(failed)} changed or incomplete, "
+        f"{len(absent)} not installed"
+        + ("" if names or strict or not absent else " (--strict fails on those)")
+    )
     print("\n".join(lines))
     if failed:
         raise DataVerificationError(
             f"{len(failed)} dataset(s) do not match datasets.lock: {', '.join(failed)}"
         )
+    if absent and (names or strict):
+        raise DataVerificationError(f"{len(absent)} dataset(s) not installed: {', '.join(absent)}")
     return ""
+
+
+def fetch(name: str) -> str:
+    """Download a dataset's published files (checking their published checksums), then lock or verify them."""
+    entry = lock_entry(name)
+    done = download(name, entry, dataset_root(name, entry))
+    said = [f"{name}: downloaded {f} into {done.root}" for f in done.downloaded]
+    said += [f"{name}: {f} already in {done.root} with the published checksum" for f in done.present]
+    if entry.digest.files is None:
+        return "\n".join([*said, lock(name)])
+    ok, lines = _verify_one(name, entry)
+    if not ok:
+        print("\n".join([*said, *lines]))
+        raise DataVerificationError(
+            f"{name}: the published files do not match the copy locked in datasets.lock; "
+            f"`medtl-bench data verify {name}` lists the differences"
+        )
+    return "\n".join([*said, *lines])
 
 
 def splits(name: str) -> str:
@@ -162,9 +215,9 @@ def dispatch(args: argparse.Namespace) -> int:
     elif args.action == "add":
         text = add(args.name, args.folder, args.modality, args.patient_pattern)
     elif args.action == "verify":
-        text = verify(args.name)
+        text = verify(args.names, args.strict)
     else:
-        text = {"make": make, "splits": splits}[args.action](args.name)
+        text = {"make": make, "splits": splits, "fetch": fetch}[args.action](args.name)
     if text:
         print(text)
     return 0
