@@ -113,7 +113,9 @@ def _parser() -> argparse.ArgumentParser:
 
     weights = sub.add_parser("weights", help="pretrained weights")
     wsub = weights.add_subparsers(dest="action", required=True)
-    wfetch = wsub.add_parser("fetch", help="download a matrix's weights into the local cache (online)")
+    wfetch = wsub.add_parser(
+        "fetch", help="download the weights a matrix or --arch needs into the local cache"
+    )
     wfetch.add_argument("matrix", nargs="?", help="a matrix: every pretrained weight its cells need")
     wfetch.add_argument(
         "--arch",

@@ -47,9 +47,8 @@ def lock(name: str, root: str | None = None) -> str:
     fields = {"digest": digest.model_dump()}
     if root and entry.source.kind != "generator" and where != dataset_root(name, entry).resolve():
         fields["root"] = str(where)
-    sidecars = write_sidecars(
-        name, index, per_file
-    )  # proven by the digests, so harmless until they are written
+    # The sidecars first: the digests prove them, so they mean nothing until the lock holds those digests.
+    sidecars = write_sidecars(name, index, per_file)
     set_entry_fields(name, fields)
     return _locked(name, digest, len(index), where, sidecars)
 
@@ -186,9 +185,8 @@ def add(name: str, folder: str, modality: str = "other", patient_pattern: str | 
         print("\n".join(said))
         raise UserError(_refusal(name, folder, inventory))
     entry = class_folder_entry(name, root, modality, patient_pattern, inventory)
-    index = build_index(
-        root, DatasetsLock.model_validate({"datasets": {name: entry}}).datasets[name], name
-    ).index
+    probe = DatasetsLock.model_validate({"datasets": {name: entry}}).datasets[name]
+    index = build_index(root, probe, name).index
     digest, per_file = compute_digest(root, index)
     entry["digest"] = digest.model_dump()
     sidecars = write_sidecars(name, index, per_file)
