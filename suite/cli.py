@@ -88,8 +88,19 @@ def _parser() -> argparse.ArgumentParser:
     lock.add_argument(
         "--root", help="where the data is (default: $MEDTL_DATA/<root or name>); recorded in the lock"
     )
-    dsub.add_parser("verify", help="check files against datasets.lock (exit 2 on a mismatch)").add_argument(
-        "name", nargs="?"
+    fetch = dsub.add_parser(
+        "fetch", help="download a dataset with a public URL and checksum (MedMNIST), check it and lock it"
+    )
+    fetch.add_argument("name")
+    verify = dsub.add_parser(
+        "verify",
+        help="check files against datasets.lock: exit 2 when one is changed or incomplete, or a named one missing",
+    )
+    verify.add_argument(
+        "names", nargs="*", metavar="NAME", help="datasets to check (default: every one installed)"
+    )
+    verify.add_argument(
+        "--strict", action="store_true", help="without names: also fail when a dataset is not installed"
     )
     dsub.add_parser("splits", help="counts per split and class, and leakage").add_argument("name")
     add = dsub.add_parser(
@@ -102,8 +113,16 @@ def _parser() -> argparse.ArgumentParser:
 
     weights = sub.add_parser("weights", help="pretrained weights")
     wsub = weights.add_subparsers(dest="action", required=True)
-    wsub.add_parser("fetch", help="download a matrix's weights into the local cache (online)").add_argument(
-        "matrix"
+    wfetch = wsub.add_parser(
+        "fetch", help="download the weights a matrix or --arch needs into the local cache"
+    )
+    wfetch.add_argument("matrix", nargs="?", help="a matrix: every pretrained weight its cells need")
+    wfetch.add_argument(
+        "--arch",
+        action="append",
+        default=[],
+        metavar="NAME[.TAG]",
+        help="an architecture's weights (repeatable): resnet18, resnet18.a1_in1k or timm:<model>[.<tag>]",
     )
     _profile_parser(sub)
     _analyze_parser(sub)
@@ -239,10 +258,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(profile_command(args))
         return 0
     if args.command == "weights":
-        from suite.commands.weights import fetch_weights
+        from suite.commands.weights import weights_command
 
-        print(fetch_weights(args.matrix))
-        return 0
+        return weights_command(args)
     if args.command == "analyze":
         from suite.commands.analyze import analyze_command
 

@@ -22,7 +22,24 @@ class UserError(Exception):
 
 
 class MissingWeightsError(UserError):
-    """Pretrained weights are not in any local cache; the message names the command that fetches them."""
+    """Pretrained weights are not in any local cache; the message names the command that fetches them.
+
+    `reason` says which weights and where they were looked for; `fetch` is the command that fetches just them
+    (`medtl-bench weights fetch --arch NAME`). A caller that knows the matrix adds its command (`for_matrix`).
+    """
+
+    def __init__(self, reason: str, fetch: str | None = None) -> None:
+        self.reason, self.fetch = reason, fetch
+        super().__init__(f"{reason}; on a machine with internet run `{fetch}`" if fetch else reason)
+
+    def for_matrix(self, matrix: str) -> str:
+        """The one line a cell of `matrix` records: the matrix's fetch command, then the architecture's."""
+        if not self.fetch:
+            return str(self)
+        return (
+            f"{self.reason}; on a machine with internet run `medtl-bench weights fetch {matrix}` (every weight the"
+            f" matrix needs) or `{self.fetch}`"
+        )
 
 
 class DataVerificationError(UserError):

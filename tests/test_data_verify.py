@@ -205,7 +205,7 @@ def test_data_add_is_the_two_minute_path(tmp_path, monkeypatch, capsys, matrix_f
     assert main(["data", "add", "my-polyps", "--folder", str(folder)]) == 2  # no silent overwrite
 
 
-def test_data_verify_all_skips_absent_datasets(tmp_path, monkeypatch, capsys):
+def test_data_verify_all_lists_absent_datasets_as_not_installed(tmp_path, monkeypatch, capsys):
     make_dataset(tmp_path, monkeypatch)
     main(["data", "lock", "ds"])
     text = (tmp_path / "datasets.lock").read_text()
@@ -215,7 +215,7 @@ def test_data_verify_all_skips_absent_datasets(tmp_path, monkeypatch, capsys):
     (tmp_path / "datasets.lock").write_text(yaml.safe_dump(raw))
     assert main(["data", "verify"]) == 0
     out = capsys.readouterr().out
-    assert "ds: ok" in out and "absent: not on disk" in out
+    assert "ds: ok" in out and "absent: not installed" in out and "made by the test" in out  # access steps
     assert main(["data", "verify", "absent"]) == 2
 
 

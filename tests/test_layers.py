@@ -61,3 +61,18 @@ def test_fast_verbs_load_no_torch(argv, tmp_path, monkeypatch):
         f"with contextlib.redirect_stdout(io.StringIO()):\n    assert main({argv!r}) == 0\n"
     )
     assert loaded_after(code) == []
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["data", "splits", "synthetic-vessels"], ["data", "verify", "synthetic-vessels"]],
+    ids=["splits", "verify"],
+)
+def test_data_verbs_that_read_the_index_load_no_torch(argv):
+    """`data splits` reads the index and the split recipe (pandas), never the pixels: no torch, timm, peft."""
+    code = (
+        "import contextlib, io\n"
+        "from suite.cli import main\n"  # the session's tiny lock and cache (MEDTL_LOCK, MEDTL_CACHE) are inherited
+        f"with contextlib.redirect_stdout(io.StringIO()):\n    assert main({argv!r}) == 0\n"
+    )
+    assert loaded_after(code) == []

@@ -172,7 +172,11 @@ seeds: [0]
     results_list = load_results(results / "tiny" / "runs")
     errors = sorted(r.error for r in results_list if r.status == "failed")
     assert len(results_list) == 3 and sum(r.status == "ok" for r in results_list) == 1
-    assert any("medtl-bench weights fetch" in e for e in errors)
+    (weights,) = [e for e in errors if "weights fetch" in e]
+    assert (
+        "`medtl-bench weights fetch tiny`" in weights
+        and "`medtl-bench weights fetch --arch timm:resnet10t`" in weights
+    )
     assert any("timed out" in e and "imports" in e and "not counted" in e for e in errors)
     assert "2 failed" in err and by_status["ok"]
     board = (results / "tiny" / "LEADERBOARD.md").read_text()

@@ -1,4 +1,4 @@
-"""`medtl-bench data ...`: make, lock, verify, inspect splits, and add a user's own class-folder dataset."""
+"""`medtl-bench data ...`: make, fetch, lock, verify, inspect splits, and add a user's own class-folder dataset."""
 
 from __future__ import annotations
 
@@ -8,14 +8,18 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from suite.data.adapters import build_index, raw_index
-from suite.data.dataset import dataset_root, prepare
-from suite.data.lock import MODALITIES, DatasetsLock, load_lock, lock_entry
+from suite.data.adapters import build_index, expected_files
+from suite.data.fetch import download
+from suite.data.intake import Inventory, class_folder_entry, take_inventory
+from suite.data.lock import MODALITIES, DatasetsLock, Digest, LockEntry, how_to_get, load_lock, lock_entry
 from suite.data.lockfile import append_entry, set_entry_fields
 from suite.data.materialise import materialise
+from suite.data.prepare import dataset_root, prepare
 from suite.data.splits import leakage, split_counts
 from suite.data.verify import check, compute_digest, count_problems, missing_files, write_sidecars
 from suite.errors import DataVerificationError, UserError
+from suite.paths import cache_dir
+from suite.results import atomic_write_bytes
 
 
 def make(name: str) -> str:
@@ -43,34 +47,91 @@ def lock(name: str, root: str | None = None) -> str:
     fields = {"digest": digest.model_dump()}
     if root and entry.source.kind != "generator" and where != dataset_root(name, entry).resolve():
         fields["root"] = str(where)
-    set_entry_fields(name, fields)
+    # The sidecars first: the digests prove them, so they mean nothing until the lock holds those digests.
     sidecars = write_sidecars(name, index, per_file)
+    set_entry_fields(name, fields)
+    return _locked(name, digest, len(index), where, sidecars)
+
+
+def _locked(name: str, digest: Digest, rows: int, where: Path, sidecars: Path) -> str:
     return (
-        f"{name}: locked {digest.n_files} files, {len(index)} index rows under {where}\n"
+        f"{name}: locked {digest.n_files} files, {rows} index rows under {where}\n"
         f"  index {digest.index}\n  files {digest.files}\n  manifest and index copy: {sidecars}"
     )
 
 
-def verify(name: str | None) -> str:
-    """Check one dataset (or every one on disk) against the lock; a mismatch prints the list and exits 2."""
-    names = [name] if name else list(load_lock()[0].datasets)
-    lines, failed = [], []
-    for n in names:
-        entry = lock_entry(n)
-        root = dataset_root(n, entry)
-        if not root.is_dir() and name is None:
-            lines.append(f"{n}: not on disk ({root}); {entry.access}")
+def installed(name: str, entry: LockEntry) -> bool:
+    """Is any of the dataset on this machine? Generated sets always are (made on demand); a real one when its root
+    exists and, where the adapter names its files, one of them is there (MedMNIST's datasets share one folder)."""
+    if entry.source.kind == "generator":
+        return True
+    root = dataset_root(name, entry)
+    files = expected_files(entry, name)
+    return root.is_dir() and (files is None or any((root / f).is_file() for f in files))
+
+
+def _verify_one(name: str, entry: LockEntry) -> tuple[bool, list[str]]:
+    """(matches the lock, the lines that say so or list what differs)."""
+    root = dataset_root(name, entry)
+    try:
+        index = build_index(root, entry, name).index
+    except UserError as exc:  # present but not readable as the adapter expects: incomplete
+        return False, [f"{name}: incomplete: {exc}"]
+    result = check(name, entry, root, index)
+    return result.ok, result.lines()
+
+
+def verify(names: list[str], strict: bool = False) -> str:
+    """Check datasets against the lock and list what is missing, extra or changed.
+
+    With names, each must be installed and match. Without, every dataset in the lock is checked that is installed;
+    the others are listed as not installed with how to get them, and fail the run only with `strict`.
+    """
+    lock_file, _ = load_lock()
+    todo = names or list(lock_file.datasets)
+    lines, failed, absent = [], [], []
+    for name in todo:
+        entry = lock_entry(name)
+        if not installed(name, entry):
+            absent.append(name)
+            lines.append(f"{name}: not installed ({dataset_root(name, entry)}); {how_to_get(name, entry)}")
             continue
-        result = check(n, entry, root, build_index(root, entry, n).index)
-        lines.extend(result.lines())
-        if not result.ok:
-            failed.append(n)
+        ok, said = _verify_one(name, entry)
+        lines.extend(said)
+        if not ok:
+            failed.append(name)
+    checked = len(todo) - len(absent)
+    lines.append(
+        f"{checked - len(failed)} of {len(todo)} dataset(s) verified, {len(failed)} changed or incomplete, "
+        f"{len(absent)} not installed"
+        + ("" if names or strict or not absent else " (--strict fails on those)")
+    )
     print("\n".join(lines))
     if failed:
         raise DataVerificationError(
             f"{len(failed)} dataset(s) do not match datasets.lock: {', '.join(failed)}"
         )
+    if absent and (names or strict):
+        raise DataVerificationError(f"{len(absent)} dataset(s) not installed: {', '.join(absent)}")
     return ""
+
+
+def fetch(name: str) -> str:
+    """Download a dataset's published files (checking their published checksums), then lock or verify them."""
+    entry = lock_entry(name)
+    done = download(name, entry, dataset_root(name, entry))
+    said = [f"{name}: downloaded {f} into {done.root}" for f in done.downloaded]
+    said += [f"{name}: {f} already in {done.root} with the published checksum" for f in done.present]
+    if entry.digest.files is None:
+        return "\n".join([*said, lock(name)])
+    ok, lines = _verify_one(name, entry)
+    if not ok:
+        print("\n".join([*said, *lines]))
+        raise DataVerificationError(
+            f"{name}: the published files do not match the copy locked in datasets.lock; "
+            f"`medtl-bench data verify {name}` lists the differences"
+        )
+    return "\n".join([*said, *lines])
 
 
 def splits(name: str) -> str:
@@ -103,55 +164,61 @@ def splits(name: str) -> str:
     return "\n".join(out)
 
 
-def _metrics_for(task: str) -> list[str]:
-    return ["auroc", "accuracy", "f1_macro"] if task == "binary" else ["accuracy", "f1_macro", "auroc"]
-
-
-def _class_folder_entry(name: str, root: Path, modality: str, patient_pattern: str | None) -> dict:
-    """A lock entry for `<root>/<class>/<image>`: classes, counts and a 70/15/15 split from what is there."""
-    options = {"patient_pattern": patient_pattern} if patient_pattern else {}
-    entry = {
-        "task": "multiclass",
-        "classes": ["_", "__"],  # placeholders while the folders are read
-        "modality": modality,
-        "description": f"User dataset from class folders in {root} (added by `medtl-bench data add`).",
-        "licence": "unknown (a user's own data)",
-        "access": f"a local class-folder dataset at {root}",
-        "source": {"kind": "manual"},
-        "adapter": {"name": "class-folder", "options": options},
-        "split": {"ratios": {"train": 0.7, "val": 0.15, "test": 0.15}, "seed": 0, "stratify": "label"},
-        "metrics": ["accuracy"],
-        "root": str(root),
-    }
-    probe = DatasetsLock.model_validate({"datasets": {name: entry}}).datasets[name]
-    labels = raw_index(root, probe, name).index["label"]
-    classes = sorted(set(labels))
-    if len(classes) < 2:
-        raise UserError(f"{root}: found class folder(s) {classes}; a dataset needs at least two classes")
-    entry["task"] = "binary" if len(classes) == 2 else "multiclass"
-    entry["classes"] = classes
-    entry["counts"] = {"total": len(labels), "per_class": {c: int((labels == c).sum()) for c in classes}}
-    entry["metrics"] = _metrics_for(entry["task"])
-    if patient_pattern:
-        entry["split"]["group"] = "patient"
-    return entry
-
-
 def add(name: str, folder: str, modality: str = "other", patient_pattern: str | None = None) -> str:
-    """Create a lock entry for a class-folder dataset (`<folder>/<class>/<image>`), then lock it."""
+    """Check every file of a class-folder dataset (`<folder>/<class>/<image>`), then add it to the lock, locked.
+
+    Nothing is written unless every image in the class folders decodes: the refused files are named at once (the
+    full list goes to a file when it is long), and the skipped ones are listed by reason either way.
+    """
     if not re.fullmatch(r"[a-z0-9][a-z0-9._-]*", name):
         raise UserError(f"dataset name {name!r}: use lower-case letters, digits, '-', '_' or '.'")
     if name in load_lock()[0].datasets:
         raise UserError(f"dataset {name!r} is already in datasets.lock; pick another name")
     if modality not in MODALITIES:
         raise UserError(f"modality {modality!r} is not one of {list(MODALITIES)}")
-    entry = _class_folder_entry(name, Path(folder).expanduser().resolve(), modality, patient_pattern)
+    root = Path(folder).expanduser().resolve()
+    if not root.is_dir():
+        raise UserError(f"--folder {folder}: not a folder")
+    inventory = take_inventory(root)
+    said = [line for line in [inventory.skipped_line()] if line]
+    if inventory.refused:
+        print("\n".join(said))
+        raise UserError(_refusal(name, folder, inventory))
+    entry = class_folder_entry(name, root, modality, patient_pattern, inventory)
+    probe = DatasetsLock.model_validate({"datasets": {name: entry}}).datasets[name]
+    index = build_index(root, probe, name).index
+    digest, per_file = compute_digest(root, index)
+    entry["digest"] = digest.model_dump()
+    sidecars = write_sidecars(name, index, per_file)
     append_entry(name, entry, comment=f"added by `medtl-bench data add {name} --folder {folder}`")
     counts = entry["counts"]
     summary = ", ".join(f"{c}: {n}" for c, n in counts["per_class"].items())
+    if inventory.high_bit:
+        said.append(
+            f"{inventory.high_bit} image(s) have 16-bit (or wider) pixels: image.intensity is minmax, so each is"
+            " scaled from its own range to 0..255 (8-bit images are read as they are)"
+        )
+    return "\n".join(
+        [
+            f"{name}: {entry['task']}, {counts['total']} images ({summary})",
+            *said,
+            _locked(name, digest, len(index), root, sidecars),
+            f"use it in a matrix: datasets: [{name}]",
+        ]
+    )
+
+
+def _refusal(name: str, folder: str, inventory: Inventory) -> str:
+    """One line naming every refused file (the first ten, and the file that lists them all when there are more)."""
+    n, total = len(inventory.refused), len(inventory.refused) + len(inventory.images)
+    where = ""
+    if n > 10:
+        listing = cache_dir() / "data-add" / f"{name}.refused.tsv"
+        atomic_write_bytes(listing, inventory.refused_text().encode())
+        where = f" (all {n} in {listing})"
     return (
-        f"{name}: {entry['task']}, {counts['total']} images ({summary})\n{lock(name)}\n"
-        f"use it in a matrix: datasets: [{name}]"
+        f"{name}: nothing added: {n} of {total} image file(s) in {folder} cannot be used: "
+        f"{inventory.refused_summary()}{where}; remove or replace them and run `data add` again"
     )
 
 
@@ -162,9 +229,9 @@ def dispatch(args: argparse.Namespace) -> int:
     elif args.action == "add":
         text = add(args.name, args.folder, args.modality, args.patient_pattern)
     elif args.action == "verify":
-        text = verify(args.name)
+        text = verify(args.names, args.strict)
     else:
-        text = {"make": make, "splits": splits}[args.action](args.name)
+        text = {"make": make, "splits": splits, "fetch": fetch}[args.action](args.name)
     if text:
         print(text)
     return 0

@@ -82,6 +82,11 @@ def _from_array(arr: np.ndarray, g: Geometry, where: str) -> np.ndarray:
     return fit(Image.fromarray(arr), g)
 
 
+HIGH_BIT_MODES = frozenset(
+    {"I;16", "I;16B", "I;16L", "I", "F"}
+)  # read through `to_uint8`, so `intensity` applies
+
+
 def _open(path: Path, g: Geometry, draft: bool = True) -> Image.Image:
     """Open and load an image; JPEG decodes at a reduced scale when that still covers the target (`draft`)."""
     img = Image.open(path)
@@ -89,12 +94,22 @@ def _open(path: Path, g: Geometry, draft: bool = True) -> Image.Image:
         target = g.resize or g.size
         img.draft("RGB" if g.channels == 3 else "L", (target, target))
     img.load()
-    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+    if img.mode in HIGH_BIT_MODES:
         img = Image.fromarray(to_uint8(np.asarray(img), g.intensity, str(path)))
     return img
 
 
 _IMAGE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError)
+
+
+def probe_file(path: Path) -> str:
+    """Decode `path` fully (a truncated file fails only then) and return its Pillow mode; `ImageError` if it cannot."""
+    try:
+        with Image.open(path) as img:
+            img.load()
+            return img.mode
+    except _IMAGE_ERRORS as exc:
+        raise ImageError(f"{type(exc).__name__}: {exc}") from None
 
 
 def read_file(path: Path, g: Geometry) -> np.ndarray:

@@ -121,12 +121,38 @@ class ImagePolicy(_Strict):
     intensity: Literal["uint8", "minmax"] = "uint8"
 
 
+class RemoteFile(_Strict):
+    """One file `data fetch` downloads: its public URL and the checksum its publisher gives (md5 or sha256)."""
+
+    url: str = Field(pattern=r"^(https?|ftp)://")
+    md5: str | None = Field(None, pattern=r"^[0-9a-f]{32}$")
+    sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
+
+    @model_validator(mode="after")
+    def _has_checksum(self) -> RemoteFile:
+        if not (self.md5 or self.sha256):
+            raise ValueError(
+                f"{self.url}: give the published md5 or sha256; `data fetch` checks every download"
+            )
+        return self
+
+    @property
+    def known_hash(self) -> str:
+        """pooch's `algorithm:hex` form."""
+        return f"sha256:{self.sha256}" if self.sha256 else f"md5:{self.md5}"
+
+
 class Source(_Strict):
     kind: Literal["generator", "download", "manual"]
     generator: str | None = None
     version: int | None = None
     params: dict[str, Any] = {}
-    urls: list[str] = []
+    urls: list[str] = Field([], description="where a person finds the data (pages, records)")
+    files: dict[str, RemoteFile] = Field(
+        {},
+        description="file name under the dataset root → its public URL and checksum: what `data fetch` downloads",
+    )
+    note: str = Field("", description="where `files` come from")
     citation: str | None = None
 
 
@@ -275,6 +301,15 @@ def load_lock(path: Path | None = None) -> tuple[DatasetsLock, str]:
 
 def clear_cache() -> None:
     _load.cache_clear()
+
+
+def how_to_get(name: str, entry: LockEntry) -> str:
+    """How a dataset gets onto this machine, in the fewest words: the command, or the entry's access steps."""
+    if entry.source.kind == "generator":
+        return f"`medtl-bench data make {name}` generates it"
+    if entry.source.files:
+        return f"`medtl-bench data fetch {name}` downloads it"
+    return entry.access
 
 
 def lock_entry(name: str) -> LockEntry:

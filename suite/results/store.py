@@ -7,6 +7,7 @@ leaves either the previous state or the complete new file, never a partial one. 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import math
@@ -20,12 +21,38 @@ import numpy as np
 from suite.results.schema import CellResult
 
 
+def _umask() -> int:
+    """The process umask, read without changing it where Linux says it (`os.umask` can only set and return).
+
+    Setting the umask to read it back would briefly apply 0 to files other threads create, so /proc is read first.
+    """
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
+
+
+def new_file_mode() -> int:
+    """The mode a plain `open` gives a new file: 0666 less the umask."""
+    return 0o666 & ~_umask()
+
+
 def atomic_write_bytes(path: Path, payload: bytes) -> None:
-    """Write to a temporary file in the same folder, fsync, then rename over `path`."""
+    """Write to a temporary file in the same folder, fsync, then rename over `path`.
+
+    `mkstemp` creates the temporary file 0600; it gets the mode a plain `open` would have given (0666 less the
+    umask) before the rename, so a results folder or datasets.lock shared by a group (umask 002) stays readable and
+    writable by the group, as any other file the group's tools write there.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
+    mode = new_file_mode()
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), mode)
             f.write(payload)
             f.flush()
             os.fsync(f.fileno())

@@ -34,7 +34,7 @@ def main(argv: list[str]) -> int:
     t0 = time.perf_counter()
     die_with_parent()
     # after prctl: the heavy imports (torch, timm) come with run_cell, and their time is reported separately
-    from suite.errors import UserError
+    from suite.errors import MissingWeightsError, UserError
     from suite.results import write_result
     from suite.runner.cell import run_cell
     from suite.runner.spec import CellSpec, failed_result, now
@@ -46,6 +46,8 @@ def main(argv: list[str]) -> int:
         result = run_cell(spec, imports_s)
         print(f"cell {spec.slug}: ok, best epoch {result.best_epoch}/{result.epochs_run}", file=sys.stderr)
         return 0
+    except MissingWeightsError as exc:  # name the matrix's fetch command as well as the architecture's
+        error = exc.for_matrix(spec.matrix)
     except UserError as exc:
         error = str(exc)
     except Exception as exc:  # a bug or a numerical failure: record it, keep the traceback in the log

@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from suite.data.lock import LockEntry
+from suite.data.lock import LockEntry, how_to_get
 from suite.errors import UserError, did_you_mean
 from suite.registry import Registry
 
@@ -38,6 +38,7 @@ class Options(BaseModel):
 
 
 Reader = Callable[[Path, Any, LockEntry], pd.DataFrame]
+FileList = Callable[[Any], list[str]]
 
 
 @dataclass(frozen=True)
@@ -46,17 +47,24 @@ class AdapterSpec:
     options: type[Options]
     columns: tuple[str, ...]
     summary: str
+    files: FileList | None = None  # the files under the root it reads, known from its options alone
 
 
 ADAPTERS: Registry[AdapterSpec] = Registry("dataset adapter")
 
 
-def adapter(name: str, options: type[Options] = Options, columns: tuple[str, ...] = ()):
-    """Register `read(root, options, entry) -> DataFrame` under `name`; `columns` are the extra index columns."""
+def adapter(
+    name: str, options: type[Options] = Options, columns: tuple[str, ...] = (), files: FileList | None = None
+):
+    """Register `read(root, options, entry) -> DataFrame` under `name`; `columns` are the extra index columns.
+
+    `files(options)`, for layouts of a few fixed files (MedMNIST's one `.npz`), names them: `data fetch` downloads
+    exactly those, and `data verify` tells a dataset that is not installed from one that is incomplete.
+    """
 
     def register(read: Reader) -> Reader:
         summary = (read.__doc__ or name).strip().splitlines()[0]
-        ADAPTERS.add(name, AdapterSpec(read, options, columns, summary))
+        ADAPTERS.add(name, AdapterSpec(read, options, columns, summary, files))
         return read
 
     return register
@@ -188,11 +196,20 @@ def adapter_options(entry: LockEntry, name: str) -> tuple[AdapterSpec, Options]:
         raise UserError(f"{name}: adapter {entry.adapter.name!r} option {key}: {err['msg']}") from None
 
 
+def expected_files(entry: LockEntry, name: str) -> list[str] | None:
+    """The files under the root the entry's adapter reads, when its options name them (None: it must look)."""
+    spec, options = adapter_options(entry, name)
+    return spec.files(options) if spec.files else None
+
+
 def raw_index(root: Path, entry: LockEntry, name: str) -> Indexed:
     """Run the entry's adapter on `root` and check its paths; labels stay as the dataset writes them."""
     spec, options = adapter_options(entry, name)
     if not root.is_dir():
-        raise UserError(f"{name}: dataset root {root} not found. {entry.access}")
+        raise UserError(f"{name}: dataset root {root} not found; {how_to_get(name, entry)}")
+    missing = [f for f in (spec.files(options) if spec.files else []) if not (root / f).is_file()]
+    if missing:
+        raise UserError(f"{name}: {', '.join(missing)} not found in {root}; {how_to_get(name, entry)}")
     index = spec.read(root, options, entry)
     notes = list(index.attrs.get("notes", []))
     index.attrs = {}

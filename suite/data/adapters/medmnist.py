@@ -1,4 +1,4 @@
-"""MedMNIST v2 / MedMNIST+ `.npz` files, read from a local root (no download), at any published size."""
+"""MedMNIST v2 / MedMNIST+ `.npz` files, read from a local root (`data fetch` downloads them), at any published size."""
 
 from __future__ import annotations
 
@@ -44,7 +44,11 @@ def _raw_labels(labels: np.ndarray, multilabel: bool) -> list[str]:
     return ["|".join(str(j) for j in np.flatnonzero(row)) for row in labels]
 
 
-@adapter("medmnist", MedmnistOptions, columns=("split",))
+def _files(opts: MedmnistOptions) -> list[str]:
+    return [npz_name(opts)]
+
+
+@adapter("medmnist", MedmnistOptions, columns=("split",), files=_files)
 def medmnist(root: Path, opts: MedmnistOptions, entry: LockEntry) -> pd.DataFrame:
     """MedMNIST (Yang et al. 2023): one `.npz` per flag with `{train,val,test}_{images,labels}` arrays.
 
@@ -53,9 +57,9 @@ def medmnist(root: Path, opts: MedmnistOptions, entry: LockEntry) -> pd.DataFram
     0/1 for chestmnist). Rows are addressed as `npz:<split>_images:<row>`; the official split is kept.
     """
     name = npz_name(opts)
-    archive = root / name
-    if not archive.is_file():
-        raise UserError(f"{archive} not found; put the MedMNIST file `{name}` in {root} (no download here)")
+    archive = (
+        root / name
+    )  # its presence is checked before (`files`), with the dataset's name and how to get it
     if not zipfile.is_zipfile(archive):
         raise UserError(f"{archive} is not an .npz archive (corrupt or incomplete download?)")
     frames = []
