@@ -7,6 +7,7 @@
 #   make latency-cv [ARCH=resnet18 SIZE=224 REPEATS=5]                      repeat `profile`, print the CV of batch-1 latency
 #   make bench-data-cache                                                 decoded-image cache vs decoding each epoch
 #   make bench-generators                                                 img/s of the embedded datasets' generators
+#   make bench-feature-cache                                              an LP cell on cached features vs on images
 #   make lint | make clean
 #   make docker-build [IMAGE=medtl-bench:latest] [BASE_IMAGE=...] [PIP_CA=ca.crt]  the GPU image (Dockerfile)
 #   make test-docker                                                       docker executor against a real engine
@@ -29,7 +30,7 @@ COMPARE ?=
 export MEDTL_CACHE ?= $(CURDIR)/.cache
 export PYTHONHASHSEED ?= 0
 
-.PHONY: bench bench-data-cache bench-generators report test test-slow lint format clean setup bench-latency latency-cv docker-build docker-base test-docker
+.PHONY: bench bench-data-cache bench-feature-cache bench-generators report test test-slow lint format clean setup bench-latency latency-cv docker-build docker-base test-docker
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -58,6 +59,9 @@ bench-data-cache: $(STAMP)
 
 bench-generators: $(STAMP)
 	$(BIN)/python benchmarks/generators.py
+
+bench-feature-cache: $(STAMP)
+	$(BIN)/python benchmarks/feature_cache.py
 
 report: $(STAMP)
 	$(BIN)/medtl-bench report $(MATRIX) --results $(RESULTS) $(if $(COMPARE),--compare $(COMPARE))

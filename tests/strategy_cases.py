@@ -10,7 +10,7 @@ from torch import nn
 
 from suite.assembly import prepare_strategy
 from suite.matrix.schema import TrainConfig
-from suite.models.trainable import apply_trainable, freeze_frozen_batchnorm
+from suite.models.trainable import apply_trainable, freeze_frozen_modules
 from suite.strategies import STRATEGIES, Strategy, StrategyContext
 from suite.train import build_optimizer
 
@@ -50,7 +50,7 @@ def one_step(model: nn.Module, strategy: Strategy, ctx: StrategyContext) -> set[
     apply_trainable(model, declared)
     optimizer = build_optimizer(model, strategy, ctx, TrainConfig(lr=1e-2, image_size=SIZE))
     model.train()
-    freeze_frozen_batchnorm(model)
+    freeze_frozen_modules(model)
     torch.manual_seed(1)
     x, y = torch.randn(4, 3, SIZE, SIZE), torch.tensor([0, 1, 2, 0])
     loss = F.cross_entropy(model(x), y)

@@ -12,7 +12,7 @@ import pytest
 import timm
 import torch
 
-import suite.train
+import suite.train.loop
 from suite.data.dataset import load_task_data
 from suite.errors import TrainingDiverged
 from suite.matrix.schema import TrainConfig
@@ -41,7 +41,7 @@ def planted(monkeypatch, losses: list[float]) -> None:
     """Validation loss `losses[epoch - 1]` at each epoch."""
     calls = iter(losses)
     monkeypatch.setattr(
-        suite.train, "evaluate", lambda *a, **k: (SimpleNamespace(scalars={"loss": next(calls)}), None)
+        suite.train.loop, "evaluate", lambda *a, **k: (SimpleNamespace(scalars={"loss": next(calls)}), None)
     )
 
 

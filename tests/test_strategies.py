@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-import suite.train
+import suite.train.loop
 from suite.data.dataset import load_task_data
 from suite.errors import UserError
 from suite.matrix.schema import TrainConfig
@@ -263,7 +263,7 @@ def test_a_changed_trainable_set_restarts_patience(tiny_data, monkeypatch):
     """With a validation loss that never improves, FT stops after `patience` epochs; G-LF only `patience` epochs
     into its final phase (everything free), whose first epoch is its own best (train.checkpoint: final-phase)."""
     flat = SimpleNamespace(scalars={"loss": 1.0})
-    monkeypatch.setattr(suite.train, "evaluate", lambda *a, **k: (flat, None))
+    monkeypatch.setattr(suite.train.loop, "evaluate", lambda *a, **k: (flat, None))
     cfg = TrainConfig(
         epochs=12, batch_size=64, lr=1e-3, image_size=32, threads=1, early_stopping={"patience": 2}
     )

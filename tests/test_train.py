@@ -11,7 +11,8 @@ from suite.models.blocks import param_blocks
 from suite.models.normalise import Normalise
 from suite.models.trainable import apply_trainable
 from suite.strategies import STRATEGIES, StrategyContext
-from suite.train import _Monitor, build_scheduler, evaluate, fit, seed_everything
+from suite.train import Monitor as _Monitor
+from suite.train import build_scheduler, evaluate, fit, seed_everything
 
 
 def tiny_model():

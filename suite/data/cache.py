@@ -1,7 +1,7 @@
 """The decoded-image cache: decode and resize every image once per (dataset content, image policy, size).
 
 The result is one uint8 N×3×S×S `.npy` that cells memory-map, so epochs and cells never decode PNG, JPEG or TIFF
-again; augmentation runs on these tensors (suite/train.py `augment`). The key covers the dataset's content (its
+again; augmentation runs on these tensors (suite/data/augment.py). The key covers the dataset's content (its
 lock digest when verified, otherwise a signature of the files as they are), the rows, the image policy, the size
 and the decoder version, so a new lock digest means a new cache. Writing is crash-safe: pixels go to a
 `<pid>.partial.npy`, the metadata next to it, and the rename of the `.npy` is the commit; a half-written cache is

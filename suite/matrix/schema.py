@@ -96,6 +96,11 @@ class TrainConfig(Strict):
     amp: bool | None = Field(None, description="bf16 autocast; null: on for CUDA, off on the CPU")
     channels_last: bool | None = Field(None, description="channels_last memory format; null: on for CUDA")
     threads: int | None = Field(None, ge=1, description="torch CPU threads; null: torch's default")
+    feature_cache: bool = Field(
+        True,
+        description="while only the head trains on a frozen backbone (LP, LP-FT's probe phase), train it on the "
+        "backbone's features computed once and shared across seeds and cells (suite/train/features.py)",
+    )
     timeout_min: float = Field(
         180.0,
         gt=0,

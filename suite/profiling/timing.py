@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from suite.matrix.schema import TrainConfig
-from suite.models.trainable import freeze_frozen_batchnorm
+from suite.models.trainable import freeze_frozen_modules
 
 MIN_TIMED = 3
 
@@ -204,11 +204,11 @@ def measure_training(
     """Training images per second over `steps` synthetic steps (forward, cross-entropy, backward, Adam step).
 
     Used by `medtl-bench profile`, which does not train; cells measure throughput in the real loop instead
-    (suite/train.py, steady-state epochs). It runs on a deep copy, so the caller's weights never change.
+    (suite/train/loop.py, steady-state epochs). It runs on a deep copy, so the caller's weights never change.
     """
     amp, channels_last = amp and device.type == "cuda", channels_last and device.type == "cuda"
     net = copy.deepcopy(model).to(device).train()
-    freeze_frozen_batchnorm(net)  # as the loop does: fully frozen BatchNorm layers stay in eval mode
+    freeze_frozen_modules(net)  # as the loop does: fully frozen parts stay in eval mode
     if channels_last:
         net = net.to(memory_format=torch.channels_last)
     trainable = [p for p in net.parameters() if p.requires_grad]

@@ -149,6 +149,8 @@ class CellResult(BaseModel):
     latency: LatencyRecord = LatencyRecord()
     memory: MemoryRecord = MemoryRecord()
     throughput: dict[str, float | None] = {}
+    feature_cache: dict[str, Any] = {}
+    """Whether head-only epochs trained on the frozen backbone's cached features (used, built), or why not."""
     data: dict[str, Any] = {}
     strategy_log: dict[str, Any] = {}
     warnings: list[str] = []

@@ -3,7 +3,7 @@
     seed; threads; device                 (`setup`)
     data   = the dataset at the cell's image size, verified against datasets.lock
     built  = the cell's model, prepared by its strategy          (suite/assembly.py)
-    fit    = train with early stopping; the best validation state is restored       (suite/train.py)
+    fit    = train with early stopping; the best validation state is restored       (suite/train/)
     scores = validation and test metrics at that state; test predictions beside the result
     cost   = params, MACs and latency of the trained network     (suite/profiling)
     write the result atomically
@@ -36,6 +36,7 @@ from suite.results import CellResult, SplitMetrics, sanitise, write_predictions,
 from suite.runner.progress import CellProgress
 from suite.runner.spec import THREADS_ENV, CellSpec, now
 from suite.train import FitOutcome, evaluate, fit, pick_device, seed_everything
+from suite.train.features import FrozenFeatures
 
 
 def _split_metrics(report) -> SplitMetrics:
@@ -71,16 +72,30 @@ class Scores:
     predictions: str | None = None
 
 
-def score(spec: CellSpec, built: Assembled, data: TaskData, cfg: TrainConfig, device) -> Scores:
-    """Validation and (where the dataset has one) test metrics; the test predictions go beside the result."""
+def score(
+    spec: CellSpec,
+    built: Assembled,
+    data: TaskData,
+    cfg: TrainConfig,
+    device,
+    features: FrozenFeatures | None,
+) -> Scores:
+    """Validation and (where the dataset has one) test metrics; the test predictions go beside the result. When
+    the backbone never trained, its cached features stand in for the images (suite/train/features.py)."""
     out = Scores()
-    val, _ = evaluate(built.model, built.norm, data.splits["val"], data, cfg, device)
+
+    def vectors(split: str):
+        return features.features[split]["plain"] if features is not None else None
+
+    val, _ = evaluate(built.model, built.norm, data.splits["val"], data, cfg, device, vectors("val"))
     out.metrics["val"] = _split_metrics(val)
     out.warnings += [*data.warnings, *(f"val: {w}" for w in val.warnings)]
     if "test" not in data.splits:
         out.warnings.append(f"{data.name} has no test split; only validation metrics are reported")
         return out
-    test, (scores, targets) = evaluate(built.model, built.norm, data.splits["test"], data, cfg, device)
+    test, (scores, targets) = evaluate(
+        built.model, built.norm, data.splits["test"], data, cfg, device, vectors("test")
+    )
     out.metrics["test"] = _split_metrics(test)
     out.warnings += [f"test: {w}" for w in test.warnings]
     path = Path(spec.predictions_path)
@@ -108,7 +123,7 @@ def run_cell(spec: CellSpec, imports_s: float = 0.0) -> CellResult:
 
     progress.enter("evaluating")
     t_eval = time.perf_counter()
-    scores = score(spec, built, data, cfg, device)
+    scores = score(spec, built, data, cfg, device, outcome.features)
     scores.warnings += training_warnings(outcome, cfg)
     diverged = diverged_warning(scores, data)
     scores.warnings += [diverged] if diverged else []
@@ -138,6 +153,7 @@ def run_cell(spec: CellSpec, imports_s: float = 0.0) -> CellResult:
         **profile,
         memory=memory,
         throughput={"train_img_s": outcome.throughput},
+        feature_cache=outcome.feature_cache,
         data=data.record,
         strategy_log=built.ctx.records,
         warnings=[*scores.warnings, *profile_warnings],

@@ -50,13 +50,13 @@ def make_launcher(
     name = getattr(args, "executor", "local")
     jobs = getattr(args, "jobs", None)
     if name == "local":
-        from suite.runner.local import SubprocessLauncher
+        from suite.runner.local import local_launcher
 
         jobs = jobs or 1
         # cells running at once share the cores; a cell whose train.threads is unset takes its share, so two cells
         # on two cores do not each start two threads and crawl
         threads = max(1, len(os.sched_getaffinity(0)) // jobs)
-        return SubprocessLauncher({THREADS_ENV: str(threads)}), jobs, {"executor": "local"}
+        return local_launcher({THREADS_ENV: str(threads)}), jobs, {"executor": "local"}
     if name == "docker":
         from suite.runner.docker import DockerLauncher
 

@@ -1,8 +1,16 @@
-"""The local executor: one subprocess per cell, so a crash, OOM or hang in one cell cannot take down the matrix."""
+"""The local executor: one process per cell, so a crash, OOM or hang in one cell cannot take down the matrix.
+
+By default each cell is forked from a fork server (Python's `multiprocessing` "forkserver" start method) that has
+imported torch, timm, peft and the suite once: a cell starts in milliseconds instead of paying seconds of imports,
+and is still its own process with its own memory, its own session (the driver kills its whole group) and a
+parent-death signal. `MEDTL_FORKSERVER=0` starts every cell as a fresh interpreter instead
+(`python -m suite.runner.worker`), which costs the imports again.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -10,7 +18,11 @@ import sys
 from pathlib import Path
 
 from suite.matrix import Cell
-from suite.runner.worker import PARENT_ENV
+from suite.runner.worker import PARENT_ENV, run_forked
+
+FORKSERVER_ENV = "MEDTL_FORKSERVER"
+PRELOAD = ["suite.runner.cell"]
+"""What the fork server imports before it forks a cell: run_cell and, with it, torch, timm, peft and the suite."""
 
 
 class ProcessHandle:
@@ -31,7 +43,24 @@ class ProcessHandle:
         self.log.close()
 
 
+class ForkedHandle:
+    """A cell forked from the fork server (exit codes as subprocess's: negative for a signal)."""
+
+    def __init__(self, proc: multiprocessing.process.BaseProcess) -> None:
+        self.proc = proc
+
+    def poll(self) -> int | None:
+        return self.proc.exitcode
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.join()
+
+
 class SubprocessLauncher:
+    """Every cell a fresh interpreter."""
+
     name = "local"
 
     def __init__(self, extra_env: dict[str, str] | None = None) -> None:
@@ -52,3 +81,30 @@ class SubprocessLauncher:
             start_new_session=True,
         )
         return ProcessHandle(proc, log)
+
+
+class ForkServerLauncher:
+    """Every cell forked from one server process that imported the heavy modules once (the module docstring)."""
+
+    name = "local"
+
+    def __init__(self, extra_env: dict[str, str] | None = None) -> None:
+        self.extra_env = extra_env or {}
+        self.ctx = multiprocessing.get_context("forkserver")
+        self.ctx.set_forkserver_preload(PRELOAD)
+
+    def start(self, cell: Cell, spec_path: Path, log_path: Path) -> ForkedHandle:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, **self.extra_env, "PYTHONUNBUFFERED": "1"}
+        args = (str(spec_path), str(log_path), env, os.getcwd())
+        proc = self.ctx.Process(target=run_forked, args=args, name=f"cell {cell.id}")
+        proc.start()
+        return ForkedHandle(proc)
+
+
+def local_launcher(extra_env: dict[str, str]) -> SubprocessLauncher | ForkServerLauncher:
+    """The fork server unless `MEDTL_FORKSERVER=0` (or the platform has no fork server)."""
+    wanted = os.environ.get(FORKSERVER_ENV, "1") != "0"
+    if wanted and "forkserver" in multiprocessing.get_all_start_methods():
+        return ForkServerLauncher(extra_env)
+    return SubprocessLauncher(extra_env)

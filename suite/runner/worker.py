@@ -1,4 +1,5 @@
-"""Entry point of a cell process: `python -m suite.runner.worker CELL.json`.
+"""Entry point of a cell process: `python -m suite.runner.worker CELL.json`, or `run_forked` in a process forked
+from the local executor's fork server (suite/runner/local.py), which has the heavy modules imported already.
 
 It always leaves a result behind unless it is killed: a finished result, or a failed one with the reason. A user
 mistake (missing weights, unverified data) is one line; anything else also puts its traceback in the cell's log.
@@ -10,6 +11,7 @@ import ctypes
 import os
 import signal
 import sys
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -17,22 +19,49 @@ from pathlib import Path
 PARENT_ENV = "MEDTL_PARENT_PID"
 
 
-def die_with_parent() -> None:
-    """Ask Linux to SIGKILL this process when the executor dies, so `kill -9` of the driver leaves no orphans."""
-    parent = os.environ.get(PARENT_ENV)
-    if not parent or not sys.platform.startswith("linux"):
+def die_with_parent(parent: int | None = None) -> None:
+    """Ask Linux to SIGKILL this process when its parent dies, so `kill -9` of the driver leaves no orphans.
+    `parent`: the pid the parent must have (the driver's, from the environment, for a subprocess; the fork
+    server's, read at once after the fork, for a forked cell)."""
+    parent = parent or (int(os.environ[PARENT_ENV]) if os.environ.get(PARENT_ENV) else None)
+    if parent is None or not sys.platform.startswith("linux"):
         return
     try:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except OSError:
         return
-    if os.getppid() != int(parent):  # the driver died before prctl took effect
+    if os.getppid() != parent:  # the parent died before prctl took effect
         os._exit(1)
 
 
-def main(argv: list[str]) -> int:
+def run_forked(spec_path: str, log_path: str, env: dict[str, str], cwd: str) -> None:
+    """A cell in a process forked from the fork server: its own session (so the driver can kill its group), the
+    driver's environment and folder as they are now (the server's are from when it started), output to the log."""
+    die_with_parent(os.getppid())
+    os.setsid()
+    os.environ.clear()
+    os.environ.update(env)
+    os.chdir(cwd)
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+    sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115 (the process's own stdout, never closed)
+    sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
+    from tqdm import tqdm  # already imported by the server
+
+    # tqdm's default lock is a multiprocessing semaphore, which a forked cell ending in os._exit would leak
+    tqdm.set_lock(threading.RLock())
+    code = main([spec_path], parent_checked=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def main(argv: list[str], parent_checked: bool = False) -> int:
     t0 = time.perf_counter()
-    die_with_parent()
+    if not parent_checked:
+        die_with_parent()
     # after prctl: the heavy imports (torch, timm) come with run_cell, and their time is reported separately
     from suite.errors import MissingWeightsError, UserError
     from suite.results import write_result

@@ -1,6 +1,6 @@
 """The strategy contract: a frozen config dataclass (hyperparameters + a docstring card) plus hooks.
 
-The loop (suite/train.py) calls, in order: `prepare_model` once; then each epoch `trainable` (the one place that
+The loop (suite/train/loop.py) calls, in order: `prepare_model` once; then each epoch `trainable` (the one place that
 decides `requires_grad`), `on_epoch_start`; each step `extra_loss` and `before_step`. `param_groups` shapes the
 optimiser. Every hook is a no-op by default, which is full fine-tuning. Strategies never contain a training loop.
 

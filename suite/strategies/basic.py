@@ -27,8 +27,9 @@ class FullFineTune(Strategy):
 class LinearProbe(Strategy):
     """LP, linear probing (Davila; Fang's one-step `*` and two-step `++`).
 
-    Trains: only the new head. The backbone is frozen, and its BatchNorm layers stay in eval mode so their running
-    statistics stay the pretrained ones (the loop does this for any fully frozen BatchNorm).
+    Trains: only the new head. The backbone is frozen and runs in eval mode (its BatchNorm statistics stay the
+    pretrained ones, its dropout is off; the loop does this for any fully frozen part), so the head trains on fixed
+    features, which the loop computes once and caches (suite/train/features.py).
     """
 
     name = "lp"

@@ -2,12 +2,13 @@
 
 Each strategy is a schedule over the parameter blocks of `suite.models.blocks` (stem → head, head last): at every
 epoch it declares which blocks train, and records them in the result's `strategy_log` (`unfrozen`, one entry per
-epoch, plus `blocks`: what each block name spans). Frozen blocks get no gradient, and fully frozen BatchNorm layers
-stay in eval mode, so their running statistics stay the pretrained ones (suite/train.py).
+epoch, plus `blocks`: what each block name spans). Frozen blocks get no gradient and run in eval mode, so their
+BatchNorm statistics stay the pretrained ones (suite/models/trainable.py).
 
 Durations accept whole epochs (>= 1) or a fraction of `train.epochs` (0 < x < 1, rounded, at least one epoch).
-The loop restarts early-stopping patience whenever the trainable set changes, so a plateau in an early, mostly
-frozen phase cannot end the run before the schedule has unfrozen the network.
+The loop restarts early-stopping patience whenever the trainable set changes, and by default keeps the best state
+of the final phase and waits for it (`train.checkpoint: final-phase`), so neither a plateau nor a lucky epoch in an
+early, mostly frozen phase decides the result.
 """
 
 from __future__ import annotations

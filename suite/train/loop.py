@@ -1,116 +1,31 @@
-"""The one training loop. It knows nothing about any particular strategy; strategies act only through their hooks.
-
-seed everything; model = strategy.prepare_model(model)
-optimiser over strategy.param_groups (frozen parameters get no gradient, hence no update)
-phases ← the epochs over which strategy.trainable(epoch) stays the same (G-LF: one per block; FT: one)
-for epoch in 1..epochs:
-    requires_grad ← strategy.trainable(epoch)          # the one place trainability is decided
-    (a new phase restarts early-stopping patience; with train.checkpoint: final-phase, the final phase also
-     restarts the search for the best state, and early stopping waits for it)
-    strategy.on_epoch_start(epoch)
-    for batch: loss = task loss + strategy.extra_loss; backward; strategy.before_step; step
-               (a NaN or infinite loss stops the cell here, naming the epoch and step)
-    validate → monitor; scheduler step; keep the best state; early stopping (patience, delta)
-restore the best state; evaluate the test split there
-"""
+"""The loop itself: `fit` reads as the pseudocode in suite/train/__init__.py, each step a named method of `_Run`."""
 
 from __future__ import annotations
 
 import copy
 import math
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
 from suite.data.augment import augment
-from suite.data.dataset import Split, TaskData
+from suite.data.dataset import TaskData
 from suite.errors import TrainingDiverged
 from suite.matrix.schema import TrainConfig
-from suite.metrics import METRICS, MetricReport, NonFiniteScores, compute_metrics
-from suite.models.normalise import Normalise
-from suite.models.trainable import apply_trainable, freeze_frozen_batchnorm
+from suite.metrics import MetricReport, NonFiniteScores
+from suite.models.trainable import apply_trainable, freeze_frozen_modules
 from suite.strategies.base import Strategy, StrategyContext
+from suite.train.evaluate import evaluate, task_loss
+from suite.train.features import FrozenFeatures, head_only, load_or_build, unsupported
+from suite.train.optim import build_optimizer, build_scheduler
+from suite.train.phases import Monitor, Phases, Trainable, frozen_set
 
 Progress = Callable[[dict[str, Any]], None]
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-    torch.use_deterministic_algorithms(True, warn_only=True)
-    torch.backends.cudnn.benchmark = False
-
-
-def pick_device(cfg: TrainConfig) -> torch.device:
-    if cfg.device == "cuda" or (cfg.device == "auto" and torch.cuda.is_available()):
-        return torch.device("cuda")
-    return torch.device("cpu")
-
-
-def _loss(task: str, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    if task == "multilabel":
-        return F.binary_cross_entropy_with_logits(logits, targets.float())
-    return F.cross_entropy(logits, targets)
-
-
-def _scores(task: str, logits: torch.Tensor) -> torch.Tensor:
-    return torch.sigmoid(logits) if task == "multilabel" else torch.softmax(logits, dim=1)
-
-
-@torch.no_grad()
-def predict(model: nn.Module, norm: Normalise, split: Split, task: str, cfg: TrainConfig, device) -> tuple:
-    """Mean loss, probabilities (N×K) and targets over a split, in eval mode."""
-    model.eval()
-    losses, scores = [], []
-    for start in range(0, len(split), cfg.eval_batch_size):
-        x = split.images[start : start + cfg.eval_batch_size].to(device)
-        y = split.targets[start : start + cfg.eval_batch_size].to(device)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.uses_amp(device.type)):
-            logits = model(norm(x)).float()
-        losses.append(_loss(task, logits, y).item() * len(x))
-        scores.append(_scores(task, logits).cpu())
-    return sum(losses) / len(split), torch.cat(scores).numpy(), split.targets.numpy()
-
-
-def evaluate(model, norm, split: Split, data: TaskData, cfg: TrainConfig, device) -> tuple[MetricReport, Any]:
-    loss, scores, targets = predict(model, norm, split, data.entry.task, cfg, device)
-    report = compute_metrics(data.entry.task, targets, scores, data.entry.classes)
-    report.scalars["loss"] = loss
-    return report, (scores, targets)
-
-
-def build_optimizer(model: nn.Module, strategy: Strategy, ctx: StrategyContext, cfg: TrainConfig):
-    named = dict(model.named_parameters())
-    groups = strategy.param_groups(model, ctx)
-    listed = [n for g in groups for n in g["params"]]
-    if sorted(listed) != sorted(named):
-        raise RuntimeError(f"{strategy.name}: param_groups must list every parameter exactly once")
-    torch_groups = [{"params": [named[n] for n in g["params"]], "lr": cfg.lr * g["lr_scale"]} for g in groups]
-    if cfg.optimizer == "sgd":
-        return torch.optim.SGD(torch_groups, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
-    return cls(torch_groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
-
-
-def build_scheduler(optimizer, cfg: TrainConfig):
-    s = cfg.scheduler
-    if s.name == "step":
-        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=s.step_size, gamma=s.gamma)
-    if s.name == "plateau":
-        mode = "max" if METRICS.get(cfg.monitor).higher_is_better else "min"
-        return torch.optim.lr_scheduler.ReduceLROnPlateau(
-            optimizer, mode=mode, factor=s.factor, patience=s.patience
-        )
-    return None
 
 
 @dataclass
@@ -126,68 +41,10 @@ class FitOutcome:
     best_state: dict[str, torch.Tensor] | None = None
     train_seconds: float = 0.0
     throughput: float = float("nan")
-
-
-Trainable = frozenset[str] | None  # None: every parameter
-
-
-@dataclass(frozen=True)
-class Phases:
-    """A strategy's schedule of trainable sets: a phase is a run of epochs with the same set (G-LF has one per
-    block, LP-FT two, FT one). Asked of the strategy up front, so the loop knows where the final phase starts."""
-
-    of_epoch: tuple[int, ...]
-
-    @classmethod
-    def of(cls, strategy: Strategy, model: nn.Module, ctx: StrategyContext, epochs: int) -> Phases:
-        numbers, previous = [], None
-        for epoch in range(1, epochs + 1):
-            current = _frozen(strategy.trainable(model, epoch, ctx))
-            numbers.append(1 if epoch == 1 else numbers[-1] + (current != previous))
-            previous = current
-        return cls(tuple(numbers))
-
-    @property
-    def final(self) -> int:
-        return self.of_epoch[-1]
-
-    @property
-    def final_start(self) -> int:
-        """The first epoch of the final phase."""
-        return self.of_epoch.index(self.final) + 1
-
-
-def _frozen(names: set[str] | None) -> Trainable:
-    return None if names is None else frozenset(names)
-
-
-class _Monitor:
-    """Best-so-far tracking with patience and delta (delta 0: any strict improvement counts)."""
-
-    def __init__(self, cfg: TrainConfig) -> None:
-        self.higher = METRICS.get(cfg.monitor).higher_is_better
-        self.delta, self.patience = cfg.early_stopping.delta, cfg.early_stopping.patience
-        self.reset()
-
-    def reset(self) -> None:
-        """Forget the best so far (the final phase of a multi-phase strategy looks for its own best)."""
-        self.best, self.bad = -math.inf if self.higher else math.inf, 0
-
-    def improved(self, value: float) -> bool:
-        better = value > self.best + self.delta if self.higher else value < self.best - self.delta
-        if not math.isnan(value) and better:
-            self.best, self.bad = value, 0
-            return True
-        self.bad += 1
-        return False
-
-    def restart_patience(self) -> None:
-        """A new training phase (the trainable set changed): patience counts from here; the best stays."""
-        self.bad = 0
-
-    @property
-    def exhausted(self) -> bool:
-        return self.patience is not None and self.bad >= self.patience
+    features: FrozenFeatures | None = None
+    """The frozen backbone's cached features, when the kept weights never trained the backbone (scoring uses them)."""
+    feature_cache: dict[str, Any] = field(default_factory=dict)
+    """What the cell did about the feature cache: used (built or read), or why not."""
 
 
 @dataclass
@@ -203,11 +60,13 @@ class _Run:
     device: torch.device
     optimizer: torch.optim.Optimizer
     scheduler: Any
-    monitor: _Monitor
+    monitor: Monitor
     phases: Phases
     out: FitOutcome = field(default_factory=FitOutcome)
     trainable: Trainable = None
     trained: set[str] = field(default_factory=set)  # every parameter trainable so far
+    features: FrozenFeatures | None = None
+    cache_off: str | None = None  # why head-only epochs train on images
     steady: list[float] = field(default_factory=lambda: [0.0, 0.0])  # images, seconds after epoch 1
 
     @classmethod
@@ -219,9 +78,36 @@ class _Run:
         optimizer = build_optimizer(model, strategy, ctx, cfg)
         scheduler = build_scheduler(optimizer, cfg)
         phases = Phases.of(strategy, model, ctx, cfg.epochs)
-        run = cls(model, norm, strategy, ctx, data, cfg, device, optimizer, scheduler, _Monitor(cfg), phases)
+        run = cls(model, norm, strategy, ctx, data, cfg, device, optimizer, scheduler, Monitor(cfg), phases)
         run.out.phases = phases.final
+        if any(head_only(t, ctx.head) for t in phases.sets):
+            run.cache_off = run._cache_refusal()
+            run.out.feature_cache = {"used": False, "why": run.cache_off} if run.cache_off else {}
         return run
+
+    def _cache_refusal(self) -> str | None:
+        """Why head-only epochs cannot train on cached features (None: they can)."""
+        if not self.cfg.feature_cache:
+            return "train.feature_cache is off"
+        if getattr(self.model, "drop_rate", 0):
+            return "the head has dropout (drop_rate > 0), which features cannot replay"
+        if not hasattr(self.model, "forward_head"):
+            return f"{type(self.model).__name__} has no forward_head (timm's contract)"
+        return unsupported(self.cfg)
+
+    def _cached(self, epoch: int) -> FrozenFeatures | None:
+        """The frozen backbone's features when this epoch trains the head alone (built on first use)."""
+        if self.cache_off is not None or not head_only(self.trainable, self.ctx.head):
+            return None
+        if self.features is None:
+            try:
+                self.features = load_or_build(self.model, self.norm, self.data, self.cfg, self.device)
+            except ValueError as exc:
+                self.cache_off = str(exc)
+                self.out.feature_cache = {"used": False, "why": self.cache_off}
+                return None
+            self.out.feature_cache = self.features.record
+        return self.features
 
     @property
     def final_phase_only(self) -> bool:
@@ -230,7 +116,7 @@ class _Run:
     def start_epoch(self, epoch: int) -> int:
         """The strategy's trainable set for this epoch (a new phase restarts patience; the final phase also the
         search for the best state), then its epoch hook. Returns the number of trainable parameters."""
-        trainable = _frozen(self.strategy.trainable(self.model, epoch, self.ctx))
+        trainable = frozen_set(self.strategy.trainable(self.model, epoch, self.ctx))
         if epoch > 1 and trainable != self.trainable:
             self.monitor.restart_patience()
             if self.final_phase_only and epoch == self.phases.final_start:
@@ -246,6 +132,7 @@ class _Run:
         """(mean training loss, seconds) of one pass over the training split."""
         start = time.perf_counter()
         n = len(self.data.splits["train"])
+        features = self._cached(epoch)
         with tqdm(
             total=n,
             desc=f"epoch {epoch}/{self.cfg.epochs}",
@@ -254,7 +141,9 @@ class _Run:
             leave=False,
             disable=None,  # no progress-bar frames when stderr is not a terminal (logs get plain epoch lines)
         ) as bar:
-            loss = self._steps(epoch, bar)
+            loss = (
+                self._steps(epoch, bar) if features is None else self._steps_on_features(epoch, bar, features)
+            )
         seconds = time.perf_counter() - start
         if epoch > 1 or self.cfg.epochs == 1:
             self.steady[0] += n
@@ -262,45 +151,74 @@ class _Run:
         return loss, seconds
 
     def _steps(self, epoch: int, bar) -> float:
-        """The optimisation steps of one epoch: task loss + the strategy's extra loss, its `before_step` hook.
-        A NaN or infinite loss stops training at once: nothing after it would mean anything."""
+        """The optimisation steps of one epoch on images."""
         model, cfg, device, task = self.model, self.cfg, self.device, self.data.entry.task
         amp, channels_last = cfg.uses_amp(device.type), cfg.uses_channels_last(device.type)
-        model.train()
-        freeze_frozen_batchnorm(model)
         split = self.data.splits["train"]
-        order = torch.randperm(len(split))
         total, seen = 0.0, 0
-        for step, idx in enumerate(order.split(cfg.batch_size), start=1):
-            if len(idx) < 2 and len(order) > 1:  # BatchNorm cannot train on a batch of one
-                continue
+        for step, idx in self._batches(len(split)):
             x = augment(split.images[idx], cfg.augment).to(device, non_blocking=True)
-            y = split.targets[idx].to(device, non_blocking=True)
             if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                loss = _loss(task, model(self.norm(x)).float(), y)
-            extra = self.strategy.extra_loss(model, self.ctx)
-            full = loss if extra is None else loss + extra
-            value = full.item()
-            if not math.isfinite(value):
-                raise TrainingDiverged(
-                    f"the training loss is {value} at epoch {epoch}, step {step} (lr {cfg.lr:g}): training "
-                    "diverged; a lower train.lr usually helps"
-                )
-            self.optimizer.zero_grad(set_to_none=True)
-            full.backward()
-            self.strategy.before_step(model, self.optimizer, self.ctx)
-            self.optimizer.step()
-            total, seen = total + loss.item() * len(idx), seen + len(idx)
+                logits = model(self.norm(x)).float()
+            total += self._step(task_loss(task, logits, split.targets[idx].to(device)), epoch, step) * len(
+                idx
+            )
+            seen += len(idx)
             bar.update(len(idx))
         return total / max(seen, 1)
 
+    def _steps_on_features(self, epoch: int, bar, features: FrozenFeatures) -> float:
+        """The head's optimisation steps on the backbone's cached vectors: the same batches and the same flip draws
+        (one `torch.rand` per batch, as `augment` makes them) as `_steps` on images."""
+        cfg, device, task, head = self.cfg, self.device, self.data.entry.task, self.model.get_classifier()
+        split = self.data.splits["train"]
+        total, seen = 0.0, 0
+        for step, idx in self._batches(len(split)):
+            flips = torch.rand(len(idx)) < 0.5 if cfg.augment.hflip else None
+            x = features.batch("train", idx, flips).to(device, non_blocking=True)
+            total += self._step(
+                task_loss(task, head(x).float(), split.targets[idx].to(device)), epoch, step
+            ) * len(idx)
+            seen += len(idx)
+            bar.update(len(idx))
+        return total / max(seen, 1)
+
+    def _batches(self, n: int):
+        """Train mode (frozen parts in eval), then (step, indices) of a fresh permutation, skipping a last batch of
+        one (BatchNorm cannot train on it)."""
+        self.model.train()
+        freeze_frozen_modules(self.model)
+        order = torch.randperm(n)
+        for step, idx in enumerate(order.split(self.cfg.batch_size), start=1):
+            if len(idx) >= 2 or n == 1:
+                yield step, idx
+
+    def _step(self, loss: torch.Tensor, epoch: int, step: int) -> float:
+        """Task loss + the strategy's extra loss, backward, the `before_step` hook, the update; the task loss.
+        A NaN or infinite loss stops training at once: nothing after it would mean anything."""
+        extra = self.strategy.extra_loss(self.model, self.ctx)
+        full = loss if extra is None else loss + extra
+        value = full.item()
+        if not math.isfinite(value):
+            raise TrainingDiverged(
+                f"the training loss is {value} at epoch {epoch}, step {step} (lr {self.cfg.lr:g}): training "
+                "diverged; a lower train.lr usually helps"
+            )
+        self.optimizer.zero_grad(set_to_none=True)
+        full.backward()
+        self.strategy.before_step(self.model, self.optimizer, self.ctx)
+        self.optimizer.step()
+        return loss.item()
+
     def validate(self, epoch: int) -> tuple[MetricReport, float]:
         """The validation report, and the monitored value in it (NaN when undefined)."""
+        features = self._cached(epoch)
+        vectors = features.features["val"]["plain"] if features is not None else None
         try:
             val, _ = evaluate(
-                self.model, self.norm, self.data.splits["val"], self.data, self.cfg, self.device
+                self.model, self.norm, self.data.splits["val"], self.data, self.cfg, self.device, vectors
             )
         except NonFiniteScores:
             raise TrainingDiverged(
@@ -348,14 +266,14 @@ class _Run:
         """Throughput over the steady-state epochs; the best state restored into the model."""
         images, seconds = self.steady
         self.out.throughput = images / seconds if seconds else float("nan")
-        if (
-            self.out.best_state is None
-        ):  # nothing improved: the last weights stand, trained in every phase so far
+        if self.out.best_state is None:  # nothing improved: the last weights stand, trained in every phase
             self.out.trained_params = sum(
                 p.numel() for n, p in self.model.named_parameters() if n in self.trained
             )
         else:
             self.model.load_state_dict(self.out.best_state)
+        if self.features is not None and self.trained <= set(self.ctx.head):  # the backbone never trained
+            self.out.features = self.features
         return self.out
 
 
