@@ -35,7 +35,20 @@ def _parser() -> argparse.ArgumentParser:
         help="keep cells matching, e.g. strategy=ft,lp arch=resnet18 (repeatable, globs allowed)",
     )
     run.add_argument("--shard", help="run shard i of n (i/n), deterministic")
-    run.add_argument("--dry-run", action="store_true", help="print the cells and their count, run nothing")
+    run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the cells, counts per axis, what is missing and the estimated cost; run nothing",
+    )
+    run.add_argument(
+        "--list", action="store_true", help="with --dry-run: list every cell (default: the first 40)"
+    )
+    run.add_argument(
+        "--throughput",
+        type=Path,
+        metavar="FILE",
+        help="with --dry-run: YAML `gmacs_per_s: N` of the machine that will run (default: calibrated here)",
+    )
     run.add_argument("--executor", default="local", choices=["local", "docker", "slurm"])
     run.add_argument(
         "--jobs", type=int, help="cells at a time (local: 1; docker: one per GPU; slurm: array parallelism)"

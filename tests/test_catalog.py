@@ -25,7 +25,11 @@ def test_the_shipped_table_is_for_the_installed_timm():
 
 @pytest.mark.parametrize("timm_name", SMALL)
 def test_shipped_facts_equal_the_live_computation(timm_name):
-    assert shipped()["architectures"][timm_name] == live_facts(timm_name).to_json()
+    """Blocks and variants (the cost fields, params and MACs, are checked by the slow test)."""
+    structure = {
+        k: v for k, v in shipped()["architectures"][timm_name].items() if k in ("blocks", "variants")
+    }
+    assert structure == live_facts(timm_name).to_json()
 
 
 @pytest.mark.slow

@@ -27,11 +27,18 @@ FACTS_FILE = "facts.json"
 
 @dataclass(frozen=True)
 class ArchFacts:
-    """One timm model's structure: its parameter blocks (stem → head) and each strategy's variants on it."""
+    """One timm model's structure: its parameter blocks (stem → head) and each strategy's variants on it; for the
+    registered architectures also its size and cost with a 2-class head (what `run --dry-run` estimates from)."""
 
     timm: str
     blocks: tuple[str, ...]
     variants: dict[str, VariantSpace]
+    params: int | None = None
+    features: int | None = None
+    """The head's input width: the size of one cached feature vector."""
+    gmacs: float | None = None
+    """fvcore GMACs of one forward pass at `macs_size` px."""
+    macs_size: int | None = None
 
     def space(self, strategy: str) -> VariantSpace:
         return self.variants.get(strategy, VariantSpace())
@@ -42,7 +49,8 @@ class ArchFacts:
             for name, s in self.variants.items()
             if s.valid or s.excluded
         }
-        return {"blocks": list(self.blocks), "variants": spaces}
+        cost = {k: getattr(self, k) for k in ("params", "features", "gmacs", "macs_size") if getattr(self, k)}
+        return {"blocks": list(self.blocks), "variants": spaces, **cost}
 
     @classmethod
     def from_json(cls, timm_name: str, data: dict[str, Any]) -> ArchFacts:
@@ -50,7 +58,8 @@ class ArchFacts:
             name: VariantSpace(tuple(s["search"]), tuple(s["valid"]), dict(s["excluded"]))
             for name, s in data["variants"].items()
         }
-        return cls(timm_name, tuple(data["blocks"]), spaces)
+        cost = {k: data.get(k) for k in ("params", "features", "gmacs", "macs_size")}
+        return cls(timm_name, tuple(data["blocks"]), spaces, **cost)
 
 
 @lru_cache(maxsize=64)
@@ -70,6 +79,25 @@ def live_facts(timm_name: str) -> ArchFacts:
     model = meta_model(timm_name)
     spaces = {name: cls.variant_space(model) for name, cls in STRATEGIES.items()}
     return ArchFacts(timm_name, tuple(b.name for b in param_blocks(model)), spaces)
+
+
+def cost_facts(spec: ArchSpec) -> dict[str, Any]:
+    """Params and head width (2-class head), and fvcore GMACs at the catalog input size, of a random-weight build."""
+    import timm
+    import torch
+
+    from suite.profiling.counts import count_macs
+
+    with torch.device("meta"):
+        meta = timm.create_model(spec.timm_name, pretrained=False, num_classes=2)
+    real = timm.create_model(spec.timm_name, pretrained=False, num_classes=2).eval()
+    macs = count_macs(real, spec.input_size, counters=("fvcore",))
+    return {
+        "params": sum(p.numel() for p in meta.parameters()),
+        "features": int(meta.num_features),
+        "gmacs": round(macs["fvcore"], 4) if macs.get("fvcore") is not None else None,
+        "macs_size": spec.input_size,
+    }
 
 
 def timm_version() -> str:
@@ -114,10 +142,21 @@ def _specs() -> list[ArchSpec]:
 def compute_table() -> dict[str, Any]:
     """The whole table, live: every registered architecture's facts and preprocessing."""
     from suite.models.weights import preprocessing as live
+    from suite.models.weights import pretrained_cfg
 
-    archs = {s.timm_name: live_facts(s.timm_name).to_json() for s in _specs()}
-    prep = {s.pretrained_id: dict(zip(("mean", "std"), map(list, live(s)))) for s in _specs()}
+    archs = {s.timm_name: {**live_facts(s.timm_name).to_json(), **cost_facts(s)} for s in _specs()}
+    prep = {}
+    for s in _specs():
+        cfg = pretrained_cfg(s)
+        where = {"hf_hub_id": cfg.hf_hub_id, "url": cfg.url} if cfg is not None else {}
+        prep[s.pretrained_id] = {**dict(zip(("mean", "std"), map(list, live(s)))), **where}
     return {"timm": timm_version(), "architectures": archs, "preprocessing": prep}
+
+
+def weights_source(spec: ArchSpec) -> dict[str, Any]:
+    """Where the weights of a registered architecture come from (hub id, URL), from the table; {} if unknown."""
+    known = shipped().get("preprocessing", {}).get(spec.pretrained_id, {})
+    return {k: known.get(k) for k in ("hf_hub_id", "url") if known.get(k)}
 
 
 def write_table(path: Path | None = None) -> Path:

@@ -8,13 +8,13 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from suite.data.adapters import build_index, expected_files
+from suite.data.adapters import build_index
 from suite.data.fetch import download
 from suite.data.intake import Inventory, class_folder_entry, take_inventory
 from suite.data.lock import MODALITIES, DatasetsLock, Digest, LockEntry, how_to_get, load_lock, lock_entry
 from suite.data.lockfile import append_entry, set_entry_fields
 from suite.data.materialise import materialise
-from suite.data.prepare import dataset_root, prepare
+from suite.data.prepare import dataset_root, installed, prepare
 from suite.data.splits import leakage, split_counts
 from suite.data.verify import check, compute_digest, count_problems, missing_files, write_sidecars
 from suite.errors import DataVerificationError, UserError
@@ -58,16 +58,6 @@ def _locked(name: str, digest: Digest, rows: int, where: Path, sidecars: Path) -
         f"{name}: locked {digest.n_files} files, {rows} index rows under {where}\n"
         f"  index {digest.index}\n  files {digest.files}\n  manifest and index copy: {sidecars}"
     )
-
-
-def installed(name: str, entry: LockEntry) -> bool:
-    """Is any of the dataset on this machine? Generated sets always are (made on demand); a real one when its root
-    exists and, where the adapter names its files, one of them is there (MedMNIST's datasets share one folder)."""
-    if entry.source.kind == "generator":
-        return True
-    root = dataset_root(name, entry)
-    files = expected_files(entry, name)
-    return root.is_dir() and (files is None or any((root / f).is_file() for f in files))
 
 
 def _verify_one(name: str, entry: LockEntry) -> tuple[bool, list[str]]:

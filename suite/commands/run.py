@@ -9,6 +9,7 @@ from pathlib import Path
 from tabulate import tabulate
 
 from suite.commands import load_checked
+from suite.commands.plan import summary as plan_summary
 from suite.data.lock import load_lock
 from suite.environment import driver_environment
 from suite.matrix import Cell, LoadedMatrix
@@ -18,8 +19,11 @@ from suite.results import RunPaths, status_of
 from suite.runner.executors import make_launcher
 from suite.runner.schedule import Scheduler
 
+SHOWN = 40
+"""Cells a dry-run lists by default (`--list`: all of them)."""
 
-def print_cells(matrix: LoadedMatrix, cells: list[Cell], paths: RunPaths) -> None:
+
+def print_cells(matrix: LoadedMatrix, cells: list[Cell], paths: RunPaths, every: bool = False) -> None:
     rows = [
         [
             c.id,
@@ -31,11 +35,13 @@ def print_cells(matrix: LoadedMatrix, cells: list[Cell], paths: RunPaths) -> Non
             ",".join(f"{k}={v}" for k, v in c.config.sweep_point.items()),
             status_of(paths, c),
         ]
-        for c in cells
+        for c in (cells if every or len(cells) <= SHOWN else cells[:SHOWN])
     ]
     headers = ["id", "dataset", "architecture", "source", "strategy", "seed", "sweep", "result"]
     print(tabulate(rows, headers=headers))
-    print(f"\n{len(cells)} cells in matrix {matrix.name!r} ({matrix.path})")
+    if len(rows) < len(cells):
+        print(f"... and {len(cells) - len(rows):,} more cells (--list shows every cell)")
+    print(f"\n{len(cells):,} cells in matrix {matrix.name!r} ({matrix.path})")
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -45,7 +51,8 @@ def run_command(args: argparse.Namespace) -> int:
         cells = shard(cells, *parse_shard(args.shard))
     paths = RunPaths(Path(args.results) / matrix.name)
     if args.dry_run:
-        print_cells(matrix, cells, paths)
+        print_cells(matrix, cells, paths, getattr(args, "list", False))
+        print("\n".join(plan_summary(cells, paths, matrix.name, getattr(args, "throughput", None))))
         return 0
     env = driver_environment(load_lock()[1])
     launcher, jobs, executor_env = make_launcher(args, matrix, paths, cells)

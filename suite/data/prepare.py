@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from suite.data.adapters import build_index
+from suite.data.adapters import build_index, expected_files
 from suite.data.lock import LockEntry, load_lock, lock_entry
 from suite.data.materialise import materialise
 from suite.data.splits import assign_splits, check_not_empty
@@ -42,6 +42,16 @@ def dataset_root(name: str, entry: LockEntry) -> Path:
         return materialise(name, entry)
     root = Path(entry.root or name).expanduser()
     return root if root.is_absolute() else data_root() / root
+
+
+def installed(name: str, entry: LockEntry) -> bool:
+    """Is any of the dataset on this machine? Generated sets always are (made on demand); a real one when its root
+    exists and, where the adapter names its files, one of them is there (MedMNIST's datasets share one folder)."""
+    if entry.source.kind == "generator":
+        return True
+    root = dataset_root(name, entry)
+    files = expected_files(entry, name)
+    return root.is_dir() and (files is None or any((root / f).is_file() for f in files))
 
 
 def prepare(name: str, allow_unverified: bool = False) -> Prepared:
