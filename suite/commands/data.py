@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import re
 from pathlib import Path
 
 from tabulate import tabulate
@@ -16,6 +15,7 @@ from suite.data.materialise import materialise
 from suite.data.splits import leakage, split_counts
 from suite.data.verify import check, compute_digest, count_problems, missing_files, write_sidecars
 from suite.errors import DataVerificationError, UserError
+from suite.paths import check_name
 
 
 def make(name: str) -> str:
@@ -139,8 +139,7 @@ def _class_folder_entry(name: str, root: Path, modality: str, patient_pattern: s
 
 def add(name: str, folder: str, modality: str = "other", patient_pattern: str | None = None) -> str:
     """Create a lock entry for a class-folder dataset (`<folder>/<class>/<image>`), then lock it."""
-    if not re.fullmatch(r"[a-z0-9][a-z0-9._-]*", name):
-        raise UserError(f"dataset name {name!r}: use lower-case letters, digits, '-', '_' or '.'")
+    check_name("dataset name", name)
     if name in load_lock()[0].datasets:
         raise UserError(f"dataset {name!r} is already in datasets.lock; pick another name")
     if modality not in MODALITIES:
