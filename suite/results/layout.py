@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from suite.errors import UserError
 from suite.matrix.cell import Cell
 from suite.paths import check_name, inside
 from suite.results.store import atomic_write_bytes, read_result
@@ -32,8 +33,11 @@ class RunPaths:
 
     @classmethod
     def for_matrix(cls, results: Path | str, name: str) -> RunPaths:
-        """`results/<name>`, after checking that `name` is one safe path component and stays inside `results`."""
+        """`results/<name>`, after checking that `name` is one safe path component and stays inside `results`,
+        and that `results` is a folder (or not there yet)."""
         check_name("matrix name", name)
+        if Path(results).exists() and not Path(results).is_dir():
+            raise UserError(f"results folder {results} is a file, not a folder; give another --results")
         return cls(inside(Path(results), Path(results) / name))
 
     def _under(self, *parts: str) -> Path:
