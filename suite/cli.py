@@ -4,22 +4,69 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from suite.analysis import MEDIUM_EFFECT
 from suite.errors import UserError
+from suite.matrix.expand import DEFAULT_MAX_CELLS
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors as the one line every other user mistake gets (argparse prints the usage first);
+    `--help` still prints the usage."""
+
+    def error(self, message: str) -> NoReturn:
+        verb = self.prog.removeprefix("medtl-bench").strip()
+        self.exit(
+            2, f"medtl-bench: error: {verb + ': ' if verb else ''}{_one_line(message)} (see {self.prog} -h)\n"
+        )
+
+
+def _one_line(text: str) -> str:
+    """`text` with every line break (any that `str.splitlines` knows) replaced by a space."""
+    return " ".join(text.splitlines())
 
 
 def _positive(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text}")
     return value
 
 
+def _at_least(low: int) -> Callable[[str], int]:
+    """An argparse type: an integer ≥ `low` (`--jobs 0` would otherwise be taken as "the default")."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer ≥ {low}, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be ≥ {low}, got {value}")
+        return value
+
+    parse.__name__ = f"integer ≥ {low}"  # what argparse names in its own messages
+    return parse
+
+
+def _max_cells(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--max-cells",
+        type=_at_least(1),
+        default=DEFAULT_MAX_CELLS,
+        metavar="N",
+        help=f"refuse a matrix of more cells than this (default {DEFAULT_MAX_CELLS:,})",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="medtl-bench", description=__doc__)
+    p = _Parser(prog="medtl-bench", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser(
@@ -51,22 +98,28 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--executor", default="local", choices=["local", "docker", "slurm"])
     run.add_argument(
-        "--jobs", type=int, help="cells at a time (local: 1; docker: one per GPU; slurm: array parallelism)"
+        "--jobs",
+        type=_at_least(1),
+        help="cells at a time (local: 1; docker: one per GPU; slurm: array parallelism)",
     )
     ex = run.add_argument_group("docker and slurm executors (override the matrix's executor: section)")
     ex.add_argument("--image", help="docker image (default medtl-bench:latest)")
     ex.add_argument("--gpus", help="docker: all (default; the CPU if none), none, or ids such as 0,1")
     ex.add_argument("--memory", help="memory limit per cell, e.g. 16g")
-    ex.add_argument("--cpus", type=float, help="CPU cores per cell")
+    ex.add_argument("--cpus", type=_positive, help="CPU cores per cell")
     ex.add_argument("--partition", help="slurm partition")
     ex.add_argument("--account", help="slurm account")
     ex.add_argument(
-        "--time", type=int, metavar="MIN", help="slurm time limit per task (default: train.timeout_min)"
+        "--time",
+        type=_at_least(1),
+        metavar="MIN",
+        help="slurm time limit per task (default: train.timeout_min)",
     )
     run.add_argument(
         "--no-retry-failed", action="store_true", help="keep failed results instead of rerunning"
     )
     run.add_argument("--no-report", action="store_true")
+    _max_cells(run)
     run.add_argument(
         "--allow-unverified",
         action="store_true",
@@ -89,6 +142,7 @@ def _parser() -> argparse.ArgumentParser:
         type=_positive,
         help="flag latency changes beyond this %% (default: report.compare, 10)",
     )
+    _max_cells(rep)
 
     lst = sub.add_parser("list", help="what is registered")
     lst.add_argument("what", nargs="?", choices=["datasets", "architectures", "strategies"])
@@ -164,8 +218,10 @@ def _profile_parser(sub) -> None:
     prof.add_argument(
         "--strategy", default="ft", help="prepare the model as this strategy does, e.g. ttl@block3"
     )
-    prof.add_argument("--image-size", type=int, help="input side in pixels (default: the architecture's)")
-    prof.add_argument("--num-classes", type=int, default=1000, help="head size (default: 1000)")
+    prof.add_argument(
+        "--image-size", type=_at_least(8), help="input side in pixels (default: the architecture's)"
+    )
+    prof.add_argument("--num-classes", type=_at_least(2), default=1000, help="head size (default: 1000)")
     prof.add_argument("--pretrained", action="store_true", help="load the ImageNet weights (default: random)")
     prof.add_argument("--json", action="store_true", help="print the result fields as JSON")
     prof.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
@@ -174,7 +230,7 @@ def _profile_parser(sub) -> None:
     )
     prof.add_argument("--warmup", type=int, default=10, help="untimed calls per batch size (default: 10)")
     prof.add_argument("--iterations", type=int, default=30, help="timed calls per batch size (default: 30)")
-    prof.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
+    prof.add_argument("--threads", type=_at_least(1), help="torch CPU threads (default: torch's)")
     prof.add_argument("--amp", action="store_true", help="bf16 autocast (GPU only)")
     prof.add_argument("--channels-last", action="store_true", help="channels_last memory format (GPU only)")
     prof.add_argument("--no-latency", dest="latency", action="store_false", help="skip latency")
@@ -208,15 +264,19 @@ def _analyze_parser(sub) -> None:
         metavar="CELL",
         help="id, slug or 'key=value ...' each; two or more compare side by side",
     )
-    cam.add_argument("--images", type=int, default=4, help="test images drawn with --seed, classes in turn")
+    cam.add_argument(
+        "--images", type=_at_least(1), default=4, help="test images drawn with --seed, classes in turn"
+    )
     cam.add_argument("--ids", help="comma-separated test image ids instead of a draw")
-    cam.add_argument("--seed", type=int, default=0)
+    cam.add_argument("--seed", type=_at_least(0), default=0)
     cam.add_argument("--layers", default="blocks", help=LAYERS_HELP)
     cam.add_argument("--method", choices=["layercam", "gradcam"], default="layercam")
     cam.add_argument(
         "--target", default="true", help="class each map explains: true (default), pred, or a name"
     )
-    cam.add_argument("--out", type=Path, help="PNG path (default: RESULTS_DIR/analysis/cam/...)")
+    cam.add_argument(
+        "--out", type=Path, help="PNG path inside RESULTS_DIR (default: RESULTS_DIR/analysis/cam/...)"
+    )
     cam.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     sv = asub.add_parser("svcca", help="Peng's SVCCA truncation-point detection on a fine-tuned cell")
     sv.add_argument("results_dir")
@@ -229,9 +289,9 @@ def _analyze_parser(sub) -> None:
     )
     sv.add_argument("--splits", default="val,test", help="held-out splits whose images are used")
     sv.add_argument(
-        "--max-samples", type=int, default=5000, help="data points (image × position) per cut point"
+        "--max-samples", type=_at_least(2), default=5000, help="data points (image × position) per cut point"
     )
-    sv.add_argument("--draws", type=int, default=10, help="random-baseline draws")
+    sv.add_argument("--draws", type=_at_least(1), default=10, help="random-baseline draws")
     sv.add_argument("--baseline", choices=["gaussian", "shuffle"], default="gaussian")
     sv.add_argument(
         "--max-effect",
@@ -240,9 +300,11 @@ def _analyze_parser(sub) -> None:
         help="overlap when A = P(real > random) is at most this",
     )
     sv.add_argument("--variance", type=float, default=0.99, help="variance kept by the PCA step")
-    sv.add_argument("--seed", type=int, default=0)
+    sv.add_argument("--seed", type=_at_least(0), default=0)
     sv.add_argument("--emit-ttl", action="store_true", help="write the ttl@<cut point> matrix, ready to run")
-    sv.add_argument("--out", type=Path, help="folder (default: RESULTS_DIR/analysis/svcca)")
+    sv.add_argument(
+        "--out", type=Path, help="folder inside RESULTS_DIR (default: RESULTS_DIR/analysis/svcca)"
+    )
     sv.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
 
 
@@ -282,11 +344,19 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    """Exit codes: 0 done, 1 some cell failed (or `report --compare` flagged a regression), 2 a user mistake (one
+    line on stderr, nothing written), 130 interrupted."""
+    try:
+        args = _parser().parse_args(argv)
+    except (
+        SystemExit
+    ) as exc:  # a bad argument (2) or --help (0): returned, so in-process callers get the code
+        return exc.code if isinstance(exc.code, int) else 2
     try:
         return _dispatch(args)
     except UserError as exc:
-        print(f"medtl-bench: error: {exc}", file=sys.stderr)
+        # one line whatever the message holds (a file name or YAML key with a newline in it)
+        print(f"medtl-bench: error: {_one_line(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("medtl-bench: interrupted", file=sys.stderr)

@@ -1,9 +1,24 @@
-"""Where things live on disk. Every location can be moved with an environment variable."""
+"""Where things live on disk, and the two checks every user-given name and every written path goes through.
+
+Every location can be moved with an environment variable. A name a user gives (a matrix's `name:`, a dataset name
+in `datasets.lock` or `data add`) becomes a folder or file name, so it must be one safe path component
+(`check_name`); a path the suite writes under a root (a results folder) must resolve inside that root (`inside`),
+so neither `name: ../../tmp/x` nor a symlink planted inside the folder can send a write elsewhere.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
+
+from suite.errors import UserError
+
+NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]*"
+MAX_NAME_LENGTH = 100
+"""Well under the 255 bytes a file name may have, so a cell slug built from several names still fits."""
+
+_NAME = re.compile(NAME_PATTERN)
 
 
 def cache_dir() -> Path:
@@ -15,3 +30,38 @@ def cache_dir() -> Path:
 def data_root() -> Path:
     """Real datasets, read-only: `$MEDTL_DATA` (default ./data); a lock entry's `root` is relative to it."""
     return Path(os.environ.get("MEDTL_DATA", "data"))
+
+
+def name_problem(name: object) -> str | None:
+    """Why `name` cannot be used as a file or folder name, or None when it can.
+
+    Kept separate from `check_name` so pydantic validators can raise it as a `ValueError` (the matrix loader then
+    maps it to the file and line).
+    """
+    if not isinstance(name, str):
+        return f"must be a string, not {type(name).__name__}"
+    if len(name) > MAX_NAME_LENGTH:
+        return f"is {len(name)} characters long; at most {MAX_NAME_LENGTH}"
+    if not _NAME.fullmatch(name):
+        return "may use only letters, digits, '.', '_' and '-', starting with a letter or digit (no '/', no spaces)"
+    if ".." in name:
+        return "must not contain '..'"
+    return None
+
+
+def check_name(kind: str, name: object) -> str:
+    """`name` if it is one safe path component, else a one-line `UserError` naming `kind` and the rule."""
+    problem = name_problem(name)
+    if problem:
+        shown = repr(name) if len(repr(name)) <= 80 else repr(name)[:77] + "..."
+        raise UserError(f"{kind} {shown} {problem}")
+    return name  # type: ignore[return-value]  # name_problem returned None, so it is a str
+
+
+def inside(root: Path, path: Path) -> Path:
+    """`path` unchanged if it resolves (symlinks followed) inside `root`; a one-line `UserError` otherwise."""
+    base = Path(root).resolve()
+    target = Path(path).resolve()
+    if target != base and base not in target.parents:
+        raise UserError(f"refusing to write {path}: it resolves to {target}, outside {root}")
+    return path

@@ -179,3 +179,14 @@ def test_user_mistakes_are_one_line(world, capsys, args, needle):
 
 def test_results_paths_accepts_a_matrix_folder_only(world):
     assert results_paths(world.root).runs.is_dir()
+
+
+@pytest.mark.parametrize("verb", ["cam", "svcca"])
+def test_analysis_outputs_stay_inside_the_results_folder(world, tmp_path, capsys, verb):
+    """`--out` may move a figure within RESULTS_DIR, never out of it (issue 19.1); checked before any work."""
+    out = tmp_path / "elsewhere" / ("x.png" if verb == "cam" else "svcca")
+    args = ["--cells", LP, "--images", "1"] if verb == "cam" else ["--cell", FT, "--draws", "1"]
+    assert main(["analyze", verb, str(world.root), *args, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "outside" in err and "Traceback" not in err
+    assert not (tmp_path / "elsewhere").exists()

@@ -28,6 +28,7 @@ from suite.analysis.plots import CamRow, cam_figure
 from suite.data.dataset import Split, TaskData
 from suite.errors import UserError, did_you_mean
 from suite.models.normalise import Normalise
+from suite.paths import inside
 from suite.results import CellResult, RunPaths, write_manifest
 
 METHODS = {"layercam": LayerCAM, "gradcam": GradCAM}
@@ -244,6 +245,10 @@ def cam_report(
     """The CAM grid of one or more cells on the same test images; returns the PNG path (a manifest beside it)."""
     paths = results_paths(results_dir)
     results = [find_cell(paths, ref) for ref in cells]
+    name = f"{method}-{'-vs-'.join(r.cell_id for r in results)}"
+    path = inside(
+        paths.root, out or paths.analysis("cam") / f"{name}.png"
+    )  # before the work: --out stays inside
     datasets = {r.config.dataset.name for r in results}
     if len(datasets) > 1:
         raise UserError(f"cells to compare must share a dataset, got {sorted(datasets)}")
@@ -254,8 +259,6 @@ def cam_report(
     ]
     # image-major order, so each image's rows (one per cell) sit together: the side-by-side comparison
     rows = [cell_rows[i] for i in range(len(chosen)) for cell_rows in per_cell]
-    name = f"{method}-{'-vs-'.join(r.cell_id for r in results)}"
-    path = out or paths.analysis("cam") / f"{name}.png"
     title = f"{METHOD_NAMES[method]} on {datasets.pop()}: " + " vs ".join(label(r) for r in results)
     cam_figure(rows, path, f"{title} · {len(chosen)} test images")
     write_manifest(

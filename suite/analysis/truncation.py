@@ -26,6 +26,7 @@ from suite.analysis.transfer import PlaceResult, SvccaOptions, run_svcca
 from suite.catalog import SuiteCatalog
 from suite.errors import UserError
 from suite.matrix import load_matrix
+from suite.paths import inside
 from suite.results import CellResult, RunPaths, atomic_write_bytes, write_manifest
 
 CRITERION = (
@@ -152,6 +153,9 @@ def svcca_report(
     """Steps 1–5 on one cell: the summary table, and the files written (figure, manifest, TTL matrix)."""
     paths = results_paths(results_dir)
     result = find_cell(paths, cell)
+    folder = out or paths.analysis("svcca")
+    figure = inside(paths.root, folder / f"{result.slug}.png")  # checked before the work: --out stays inside
+    ttl = inside(paths.root, folder / f"{result.slug}.ttl.yaml")
     trained = load_trained(paths, result)
     device = device or torch.device("cpu")
     model, source = trained.model.to(device), load_source(paths, result).to(device)
@@ -159,8 +163,6 @@ def svcca_report(
     images = _held_out(result, opts.splits)
     outcome, detection = run_svcca(model, source, trained.norm, images, places, opts)
     manifest = _manifest(result, opts, len(images), outcome, detection)
-    folder = out or paths.analysis("svcca")
-    figure = folder / f"{result.slug}.png"
     curves = [
         SvccaCurve(p.place.label, p.real, p.random, p.comparison.overlaps, p.comparison.effect)
         for p in outcome
@@ -168,7 +170,6 @@ def svcca_report(
     svcca_figure(curves, detection.cutoff, figure, manifest["title"], manifest["reason"], opts.max_effect)
     written = [figure]
     if emit_ttl and manifest["cutoff"]:
-        ttl = folder / f"{result.slug}.ttl.yaml"
         written.append(_write_ttl(ttl, paths, result, manifest["cutoff"], manifest["reason"]))
         manifest["ttl_matrix"] = ttl.name
     written.insert(1, write_manifest(figure, manifest))

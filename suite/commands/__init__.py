@@ -17,14 +17,15 @@ from __future__ import annotations
 from suite.catalog import SuiteCatalog
 from suite.data.lock import lock_entry
 from suite.errors import UserError
-from suite.matrix import LoadedMatrix, load_matrix
+from suite.matrix import DEFAULT_MAX_CELLS, LoadedMatrix, load_matrix
 from suite.metrics import check_task_metrics
 from suite.report.tables import TABLES
 
 
-def load_checked(name: str) -> LoadedMatrix:
-    """Find, validate and expand a matrix; any mistake is a one-line `UserError` naming its file."""
-    matrix = load_matrix(name, SuiteCatalog(tables=TABLES.names()))
+def load_checked(name: str, max_cells: int = DEFAULT_MAX_CELLS) -> LoadedMatrix:
+    """Find, validate and expand a matrix (of at most `max_cells` cells); any mistake is a one-line `UserError`
+    naming its file."""
+    matrix = load_matrix(name, SuiteCatalog(tables=TABLES.names()), max_cells=max_cells)
     seen = {(c.config.dataset.name, tuple(c.config.dataset.metrics)) for c in matrix.cells}
     for dataset, metrics in sorted(seen):
         try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import re
 from pathlib import Path
 
 from tabulate import tabulate
@@ -18,7 +17,7 @@ from suite.data.prepare import dataset_root, installed, prepare
 from suite.data.splits import leakage, split_counts
 from suite.data.verify import check, compute_digest, count_problems, missing_files, write_sidecars
 from suite.errors import DataVerificationError, UserError
-from suite.paths import cache_dir
+from suite.paths import cache_dir, check_name
 from suite.results import atomic_write_bytes
 
 
@@ -160,8 +159,7 @@ def add(name: str, folder: str, modality: str = "other", patient_pattern: str | 
     Nothing is written unless every image in the class folders decodes: the refused files are named at once (the
     full list goes to a file when it is long), and the skipped ones are listed by reason either way.
     """
-    if not re.fullmatch(r"[a-z0-9][a-z0-9._-]*", name):
-        raise UserError(f"dataset name {name!r}: use lower-case letters, digits, '-', '_' or '.'")
+    check_name("dataset name", name)
     if name in load_lock()[0].datasets:
         raise UserError(f"dataset {name!r} is already in datasets.lock; pick another name")
     if modality not in MODALITIES:

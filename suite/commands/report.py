@@ -7,18 +7,29 @@ import sys
 from pathlib import Path
 
 from suite.commands import load_checked
-from suite.report.leaderboard import write_report
+from suite.errors import UserError
+from suite.report.leaderboard import resolve_old, write_report
 from suite.results import RunPaths
 
 
 def report_command(args: argparse.Namespace) -> int:
-    matrix = load_checked(args.matrix)
+    """Exit 0, or 1 when `--compare` flags a regression; a results folder without results is a `UserError`
+    (exit 2) and nothing is written (an empty leaderboard would look like a report of nothing having run)."""
+    matrix = load_checked(args.matrix, args.max_cells)
     cfg = matrix.spec.report.compare
     cfg = cfg.model_copy(
         update={k: v for k, v in (("k", args.k), ("latency_pct", args.latency_pct)) if v is not None}
     )
     compare = Path(args.compare) if args.compare else None
-    outcome = write_report(matrix, RunPaths(Path(args.results) / matrix.name), compare, cfg)
+    paths = RunPaths.for_matrix(args.results, matrix.name)
+    if not paths.runs.is_dir():
+        raise UserError(
+            f"no results for matrix {matrix.name!r}: {paths.runs} does not exist;"
+            f" run `medtl-bench run {args.matrix}` first, or give --results"
+        )
+    if compare is not None:
+        resolve_old(compare, matrix.name)  # before anything is written: a bad --compare writes nothing
+    outcome = write_report(matrix, paths, compare, cfg)
     print(f"medtl-bench: wrote {outcome.path} ({len(outcome.plots)} plots)")
     if outcome.flagged:
         print(f"medtl-bench: {outcome.flagged} regression(s) flagged against {compare}:", file=sys.stderr)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from tabulate import tabulate
 
@@ -17,7 +16,7 @@ from suite.matrix.select import apply_filters, parse_filters, parse_shard, shard
 from suite.report.leaderboard import write_report
 from suite.results import RunPaths, status_of
 from suite.runner.executors import make_launcher
-from suite.runner.schedule import Scheduler
+from suite.runner.schedule import Scheduler, Summary
 
 SHOWN = 40
 """Cells a dry-run lists by default (`--list`: all of them)."""
@@ -45,11 +44,17 @@ def print_cells(matrix: LoadedMatrix, cells: list[Cell], paths: RunPaths, every:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    matrix = load_checked(args.matrix)
+    """Exit 0 when every cell has a result, 1 when some cell failed (now or kept from before), 130 when
+    interrupted; user mistakes raise `UserError` (exit 2) before anything is written."""
+    matrix = load_checked(args.matrix, args.max_cells)
     cells = apply_filters(matrix.cells, parse_filters(args.only))
     if args.shard:
-        cells = shard(cells, *parse_shard(args.shard))
-    paths = RunPaths(Path(args.results) / matrix.name)
+        i, n = parse_shard(args.shard)
+        cells = shard(cells, i, n)
+        if not cells:
+            print(f"medtl-bench: shard {i}/{n} holds no cells of matrix {matrix.name!r}", file=sys.stderr)
+    paths = RunPaths.for_matrix(args.results, matrix.name)
+    paths.check_cells(cells)
     if args.dry_run:
         print_cells(matrix, cells, paths, getattr(args, "list", False))
         print("\n".join(plan_summary(cells, paths, matrix.name, getattr(args, "throughput", None))))
@@ -65,14 +70,7 @@ def run_command(args: argparse.Namespace) -> int:
         allow_unverified=getattr(args, "allow_unverified", False),
     )
     summary = scheduler.run(cells, retry_failed=not args.no_retry_failed)
-    print(
-        f"medtl-bench: {len(cells)} cells: {len(summary.trained)} trained, {len(summary.done_before)} already done,"
-        f" {len(summary.failed)} failed, {len(summary.done_elsewhere)} finished by another process"
-        f" ({summary.seconds:.0f} s)",
-        file=sys.stderr,
-    )
-    for cell, reason in summary.failed:
-        print(f"  FAILED {cell.slug}: {reason}", file=sys.stderr)
+    print_summary(cells, summary)
     if summary.interrupted:
         print(
             "medtl-bench: interrupted; finished cells are kept, run the same command to resume",
@@ -82,3 +80,21 @@ def run_command(args: argparse.Namespace) -> int:
     if not args.no_report:
         print(f"medtl-bench: wrote {write_report(matrix, paths).path}", file=sys.stderr)
     return 0 if summary.ok else 1
+
+
+def print_summary(cells: list[Cell], summary: Summary) -> None:
+    """One summary line on stderr, then one line per failed cell: those that failed now and those kept from an
+    earlier run (`--no-retry-failed`), which are neither done nor rerun and make the run exit 1."""
+    kept = (
+        f" {len(summary.kept_failed)} failed before, kept (--no-retry-failed)," if summary.kept_failed else ""
+    )
+    print(
+        f"medtl-bench: {len(cells)} cells: {len(summary.trained)} trained, {len(summary.done_before)} already done,"
+        f" {len(summary.failed)} failed,{kept} {len(summary.done_elsewhere)} finished by another process"
+        f" ({summary.seconds:.0f} s)",
+        file=sys.stderr,
+    )
+    for cell, reason in summary.failed:
+        print(f"  FAILED {cell.slug}: {reason}", file=sys.stderr)
+    for cell, reason in summary.kept_failed:
+        print(f"  FAILED before, kept {cell.slug}: {reason}", file=sys.stderr)

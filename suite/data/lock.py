@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from suite.errors import UserError, did_you_mean
+from suite.paths import check_name
 
 TaskType = Literal["binary", "multiclass", "multilabel"]
 # The imaging modality; reports group datasets by it (issue 10).
@@ -234,6 +235,18 @@ class LockEntry(_Strict):
 class DatasetsLock(_Strict):
     version: Literal[1] = 1
     datasets: dict[str, LockEntry]
+
+    @field_validator("datasets")
+    @classmethod
+    def _safe_names(cls, value: dict[str, LockEntry]) -> dict[str, LockEntry]:
+        """A dataset's name becomes folder names (`$MEDTL_DATA/<name>`, the cache, cell slugs): one safe path
+        component each, never `../x` (suite.paths.check_name)."""
+        for name in value:
+            try:
+                check_name("dataset name", name)
+            except UserError as exc:
+                raise ValueError(exc.message) from None
+        return value
 
 
 def lock_path() -> Path:

@@ -92,11 +92,42 @@ def _nest(dotted: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+AXES = ("datasets", "architectures", "sources", "strategies", "seeds")
+DEFAULT_MAX_CELLS = 100_000
+"""The most cells a matrix may expand to unless `run --max-cells` raises it: a slip such as a 1,000-value sweep
+times a few axes should be a one-line error, not hours of expansion (each cell is resolved and hashed)."""
+
+
+def count_cells(matrix: Matrix) -> int:
+    """The cells the grids' axes multiply to, before any is built: Σ over grids of the product of the axis lengths
+    and sweep values. `name@*` counts as one cell per entry (its variants are known only to the catalog), and
+    two-step parents and exclusions are not counted; `Expander` enforces the cap on the real count as it goes."""
+    total = 0
+    for grid in matrix.grids or [Axes()]:
+        cells = 1
+        for axis in AXES:
+            values = getattr(grid, axis) if getattr(grid, axis) is not None else getattr(matrix, axis)
+            cells *= len(values) if values else 1
+        sweep = grid.sweep if grid.sweep is not None else matrix.sweep
+        for values in (sweep or {}).values():
+            cells *= len(values)
+        total += cells
+    return total
+
+
+def too_many_cells(count: str, max_cells: int) -> str:
+    """The one-line message for a matrix over the cell cap; `count` is the number as words ("1,000,000")."""
+    return f"expands to {count} cells, more than the cap of {max_cells:,}; if you mean it, run with --max-cells N"
+
+
 class Expander:
     """Turns one matrix into its cells; every catalog error is re-raised at the entry's file and line."""
 
-    def __init__(self, matrix: Matrix, located: Located, catalog: Catalog) -> None:
+    def __init__(
+        self, matrix: Matrix, located: Located, catalog: Catalog, max_cells: int = DEFAULT_MAX_CELLS
+    ) -> None:
         self.matrix, self.located, self.catalog = matrix, located, catalog
+        self.max_cells = max_cells
         self.cells: dict[str, Cell] = {}
 
     def _at(self, path: tuple, fn, *args):
@@ -122,6 +153,9 @@ class Expander:
         return [((*base, axis, i), v) for i, v in enumerate(values)]
 
     def expand(self) -> list[Cell]:
+        counted = count_cells(self.matrix)
+        if counted > self.max_cells:
+            raise UserError(too_many_cells(f"{counted:,}", self.max_cells), where=self.located.where(()))
         for gi, grid in enumerate(self.matrix.grids or [Axes()]):
             grid_path = ("grids", gi) if self.matrix.grids else ()
             axes = {
@@ -157,6 +191,11 @@ class Expander:
             )
             if not self._excluded(cell):
                 self.cells.setdefault(cell.id, cell)
+            if len(self.cells) > self.max_cells:  # variants (`name@*`) and two-step parents add to the count
+                raise UserError(
+                    too_many_cells(f"more than {self.max_cells:,}", self.max_cells),
+                    where=self.located.where(()),
+                )
 
     def _excluded(self, cell: Cell) -> bool:
         key = cell.key

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from suite.errors import UserError, did_you_mean
 from suite.matrix.schema import Matrix
+from suite.matrix.yaml_guard import DEFAULT_TAGS, GuardedLoader, check_graph, read_text, yaml_error
 
 Mark = tuple[str, int, int]
 Path_ = tuple[Any, ...]
@@ -41,44 +42,81 @@ def _mark(node: yaml.Node) -> Mark:
     return (node.start_mark.name, node.start_mark.line + 1, node.start_mark.column + 1)
 
 
+def _where(node: yaml.Node) -> str:
+    return "{}:{}:{}".format(*_mark(node))
+
+
+def _construct_scalar(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    """A scalar (or a key) as PyYAML's safe constructor builds it. Its converters let some bad values escape as
+    plain Python errors (`2001-02-30`, `!!int x`, `!!bool maybe`, a 5,000-digit integer, an empty `!!timestamp`
+    is an AttributeError), so those are caught here and reported at the value's line like any other YAML error."""
+    try:
+        return loader.construct_object(node, deep=True)
+    except (ValueError, LookupError, TypeError, OverflowError, AttributeError) as exc:
+        text = " ".join(str(exc).split())[:120]
+        raise UserError(f"cannot read the value {node.value!r:.60}: {text}", where=_where(node)) from None
+
+
+def _check_tag(node: yaml.Node, kind: str) -> None:
+    """PyYAML would construct a tagged mapping or list (`!!set`, `!!omap`, `!custom`) as a plain one and drop
+    the tag without a word; a matrix has no use for tags there, so one is refused at its line."""
+    if node.tag != DEFAULT_TAGS[type(node)]:
+        tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+        raise UserError(f"YAML tag {tag} on a {kind} is not supported; remove it", where=_where(node))
+
+
 def _convert(loader: yaml.SafeLoader, node: yaml.Node, path: Path_, marks: dict[Path_, Mark]) -> Any:
+    """Nodes to Python values, recording the mark of every key path. Recursion is bounded by `MAX_DEPTH`: the
+    graph was measured by `check_graph` before this runs."""
     marks[path] = _mark(node)
     if isinstance(node, yaml.MappingNode):
+        _check_tag(node, "mapping")
         loader.flatten_mapping(node)
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise UserError("a key must be a plain value, not a list or mapping", where=_where(key_node))
+            key = _construct_scalar(loader, key_node)
             if key in out:
-                file, line, col = _mark(key_node)
-                raise UserError(f"duplicate key {key!r}", where=f"{file}:{line}:{col}")
+                raise UserError(f"duplicate key {key!r}", where=_where(key_node))
             out[key] = _convert(loader, value_node, (*path, key), marks)
         return out
     if isinstance(node, yaml.SequenceNode):
+        _check_tag(node, "list")
         return [_convert(loader, item, (*path, i), marks) for i, item in enumerate(node.value)]
-    return loader.construct_object(node, deep=True)
+    return _construct_scalar(loader, node)
+
+
+def _display_name(path: Path) -> str:
+    """The file as errors show it: relative to the working directory when below it, else absolute."""
+    rel = os.path.relpath(path)
+    return str(path) if rel.startswith("..") else rel
 
 
 def read_yaml(path: Path) -> Located:
-    """Parse one YAML file; syntax errors become one-line `UserError`s with the position."""
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise UserError(f"cannot read {path}: {exc.strerror}") from None
-    loader = yaml.SafeLoader(text)
-    rel = os.path.relpath(path)
-    loader.name = str(path) if rel.startswith("..") else rel
+    """Parse one YAML file within the bounds of `suite.matrix.yaml_guard`; every problem (bytes that are not
+    UTF-8, a syntax error, a tag, a recursive alias, absurd size) is a one-line `UserError` naming the file."""
+    name = _display_name(path)
+    text = read_text(path, name)
     marks: dict[Path_, Mark] = {}
+    loader = None
     try:
+        loader = GuardedLoader(text, name)
         node = loader.get_single_node()
-        data = {} if node is None else _convert(loader, node, (), marks)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"{loader.name}:{mark.line + 1}:{mark.column + 1}" if mark else loader.name
-        raise UserError(f"YAML syntax error: {exc.problem or exc.context}", where=where) from None
+        if node is None:
+            raise UserError(
+                "the file is empty; a matrix is a YAML mapping (datasets:, architectures:, strategies:, seeds:)",
+                where=name,
+            )
+        check_graph(node, name)
+        data = _convert(loader, node, (), marks)
+    except yaml.YAMLError as exc:
+        raise yaml_error(exc, name) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if not isinstance(data, dict):
-        raise UserError("a matrix must be a YAML mapping (key: value lines)", where=f"{loader.name}:1:1")
+        raise UserError("a matrix must be a YAML mapping (key: value lines)", where=f"{name}:1:1")
     return Located(data, marks)
 
 
@@ -91,6 +129,25 @@ def _deep_merge(base: Any, over: Any) -> Any:
     return over
 
 
+def is_file(path: Path) -> bool:
+    """`path.is_file()`, False (not an exception) for names the OS cannot even look up: too long, a NUL byte."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def sibling_file(matrix: Path, rel: Any, key: str, where: str, noun: str = "file") -> Path:
+    """The file `rel` names next to `matrix` (an `include:` or `union:` entry), resolved; one line if it is no
+    file name or there is no such file."""
+    if not isinstance(rel, str) or not rel.strip() or "\0" in rel:
+        raise UserError(f"{key}: give a file name or a list of file names, not {rel!r:.60}", where=where)
+    target = matrix.parent / rel
+    if not is_file(target):
+        raise UserError(f"{key}: {noun} {rel!r:.80} not found next to {matrix.name}", where=where)
+    return target.resolve()
+
+
 def load_with_includes(path: Path, seen: tuple[Path, ...] = ()) -> Located:
     """A matrix file with its `include:` bases merged underneath it."""
     path = path.resolve()
@@ -100,18 +157,12 @@ def load_with_includes(path: Path, seen: tuple[Path, ...] = ()) -> Located:
     includes = own.data.pop("include", None)
     if includes is None:
         return own
+    if not isinstance(includes, str | list):
+        raise UserError("include: give a file name or a list of file names", where=own.where(("include",)))
     merged_data: dict[str, Any] = {}
     merged_marks: dict[Path_, Mark] = {}
     for i, rel in enumerate([includes] if isinstance(includes, str) else includes):
-        if not isinstance(rel, str):
-            raise UserError(
-                "include: give a file name or a list of file names", where=own.where(("include", i))
-            )
-        base_path = (path.parent / rel).resolve()
-        if not base_path.is_file():
-            raise UserError(
-                f"included file {rel!r} not found next to {path.name}", where=own.where(("include",))
-            )
+        base_path = sibling_file(path, rel, "include", own.where(("include", i)))
         base = load_with_includes(base_path, (*seen, path))
         merged_data = _deep_merge(merged_data, base.data)
         merged_marks.update(base.marks)
@@ -143,16 +194,30 @@ def _flatten(annotation: Any) -> list[Any]:
 
 def _describe(error: dict, model: type[BaseModel]) -> str:
     loc = tuple(error["loc"])
-    dotted = ".".join(str(p) for p in loc) or "matrix"
+    dotted = ".".join(_part(p) for p in loc) or "matrix"
     if error["type"] == "extra_forbidden":
         owner = _schema_at(model, loc[:-1])
         valid = list(owner.model_fields) if owner else []
         return f"{dotted}: {did_you_mean(str(loc[-1]), valid).replace('unknown', 'unknown key', 1)}"
     if error["type"] == "too_short":
         return f"{dotted}: empty axis; give at least one value"
+    if error["type"] == "value_error":  # our validators' messages: they name the value themselves
+        return f"{dotted}: {error.get('ctx', {}).get('error', error['msg'])}"
     value = error.get("input")
-    shown = f" (got {value!r})" if not isinstance(value, dict | list) else ""
+    shown = f" (got {_short(value)})" if not isinstance(value, dict | list) else ""
     return f"{dotted}: {error['msg']}{shown}"
+
+
+def _part(key: Any) -> str:
+    """One part of a dotted location: plain keys as they are, anything odd (newlines, very long) as a short repr."""
+    text = str(key)
+    return text if text.isprintable() and len(text) <= 40 else _short(key, 40)
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    """`repr(value)` cut to `limit` characters, so a 100 kB string in a matrix does not become a 100 kB error."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def validate(located: Located, model: type[BaseModel] = Matrix) -> Any:
@@ -170,13 +235,13 @@ def find_matrix(name_or_path: str) -> Path:
     """A path, or a name in `benchmarks/` (./benchmarks first, then the one beside the package)."""
     candidate = Path(name_or_path)
     if candidate.suffix in (".yaml", ".yml") or os.sep in name_or_path:
-        if candidate.is_file():
+        if is_file(candidate):
             return candidate
         raise UserError(f"matrix file {name_or_path} not found")
     folders = [Path.cwd() / "benchmarks", Path(__file__).resolve().parents[2] / "benchmarks"]
     for folder in folders:
         for suffix in (".yaml", ".yml"):
-            if (folder / f"{name_or_path}{suffix}").is_file():
+            if is_file(folder / f"{name_or_path}{suffix}"):
                 return folder / f"{name_or_path}{suffix}"
     available = sorted({p.stem for f in folders if f.is_dir() for p in f.glob("*.y*ml")})
     raise UserError(f"matrix {did_you_mean(name_or_path, available)} (looked in ./benchmarks)")

@@ -11,8 +11,15 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from suite.errors import UserError
 from suite.matrix.executor import ExecutorSettings
 from suite.matrix.report import ReportConfig
+from suite.paths import check_name
+
+MAX_SEED_COUNT = 10_000
+"""The largest `seeds: N`; a list of seeds may name any seeds in the range below."""
+MAX_SEED = 2**32 - 1
+"""Seeds are used as given by Python, NumPy and torch; NumPy's generator takes at most 32 bits."""
 
 
 class Strict(BaseModel):
@@ -169,9 +176,22 @@ class Axes(Strict):
     @field_validator("seeds", mode="before")
     @classmethod
     def _seed_count(cls, value: Any) -> Any:
-        """`seeds: 3` means seeds 0, 1, 2."""
+        """`seeds: 3` means seeds 0, 1, 2; the count is bounded before the list is built (`seeds: 10**12` would
+        otherwise exhaust memory here, before the cell count is ever checked)."""
         if isinstance(value, int) and not isinstance(value, bool):
+            if not 1 <= value <= MAX_SEED_COUNT:
+                raise ValueError(
+                    f"`seeds: N` means seeds 0 to N-1; N must be 1 to {MAX_SEED_COUNT:,}, not {value}"
+                )
             return list(range(value))
+        return value
+
+    @field_validator("seeds")
+    @classmethod
+    def _seed_values(cls, value: list[int] | None) -> list[int] | None:
+        bad = [s for s in value or [] if not 0 <= s <= MAX_SEED]
+        if bad:
+            raise ValueError(f"a seed is an integer from 0 to 2**32-1 (NumPy's range), not {bad[0]}")
         return value
 
     @field_validator("sweep")
@@ -188,7 +208,7 @@ class Axes(Strict):
 
 
 class Matrix(Axes):
-    name: str | None = None
+    name: str | None = Field(None, description="the results folder's name; default: the file's name")
     description: str = ""
     train: TrainConfig = TrainConfig()
     grids: list[Axes] = []
@@ -198,6 +218,17 @@ class Matrix(Axes):
     union: list[str] = Field(
         [], description="matrix files (beside this one) whose cells run together as this matrix; no axes then"
     )
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, value: str | None) -> str | None:
+        """The name becomes `results/<name>/`: one safe path component, never `../x` or `/abs`."""
+        if value is not None:
+            try:
+                check_name("matrix name", value)
+            except UserError as exc:  # as a ValueError, so the loader reports it at the `name:` line
+                raise ValueError(exc.message) from None
+        return value
 
     @model_validator(mode="after")
     def _axes_present(self) -> Matrix:

@@ -9,6 +9,7 @@ from suite.matrix.cell import Cell
 
 FILTER_KEYS = ("dataset", "architecture", "source", "strategy", "seed", "id")
 ALIASES = {"arch": "architecture", "ds": "dataset"}
+MAX_SHOWN = 20
 
 
 def parse_filters(items: list[str]) -> list[tuple[str, list[str]]]:
@@ -37,9 +38,28 @@ def matches(cell: Cell, filters: list[tuple[str, list[str]]]) -> bool:
 
 
 def apply_filters(cells: list[Cell], filters: list[tuple[str, list[str]]]) -> list[Cell]:
-    """Cells matching every filter, plus the parents they need (a two-step child cannot run alone)."""
+    """Cells matching every filter, plus the parents they need (a two-step child cannot run alone).
+
+    Filters that match nothing are a mistake (a typo in `--only strategy=fy` would otherwise run nothing and exit
+    0), reported in one line with the values the matrix has."""
     chosen = [c for c in cells if matches(c, filters)]
+    if filters and not chosen:
+        raise UserError(_no_match(cells, filters))
     return with_parents(chosen, cells)
+
+
+def _no_match(cells: list[Cell], filters: list[tuple[str, list[str]]]) -> str:
+    """Name the first filter that alone matches no cell, with the values its key takes; else say the combination
+    is empty."""
+    for name, patterns in filters:
+        if not any(matches(c, [(name, patterns)]) for c in cells):
+            values = sorted({str(c.key.get(name, "")) for c in cells} - {""})
+            shown = ", ".join(values[:MAX_SHOWN]) + (
+                f", ... ({len(values)} in all)" if len(values) > MAX_SHOWN else ""
+            )
+            return f"--only {name}={','.join(patterns)} matches no cell; {name} values in this matrix: {shown or 'none'}"
+    given = " ".join(f"{name}={','.join(patterns)}" for name, patterns in filters)
+    return f"--only {given}: each filter matches some cells, but no cell matches all of them"
 
 
 def with_parents(chosen: list[Cell], universe: list[Cell]) -> list[Cell]:

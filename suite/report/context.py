@@ -84,7 +84,7 @@ class ReportContext:
         return self.metrics_of(self.dataset)
 
     def plot_path(self, *name: str) -> Path:
-        return self.paths.root / "plots" / f"{file_slug(*name)}.png"
+        return self.paths.plots / f"{file_slug(*name)}.png"  # `plots` is checked to stay inside the root
 
     def plot(self, path: Path | None) -> list[str]:
         """The markdown line that shows a written figure (nothing when no figure was drawn)."""

@@ -186,7 +186,7 @@ def write_report(
     text = "\n".join([*header(matrix, collected, ctx.all_rows), *body]).rstrip("\n") + "\n"
     atomic_write_bytes(outcome.path, text.encode())
     _csvs(ctx, paths.root)
-    _prune_plots(paths.root / "plots", ctx.written)
+    _prune_plots(paths.plots, ctx.written)
     outcome.plots = ctx.written
     return outcome
 

@@ -4,6 +4,11 @@ results/<matrix>/runs/<slug>.json      the result (committed, published); <slug>
 results/<matrix>/work/<slug>/          cell.json, log.txt, progress.json, best.pt, lock  (git-ignored)
 results/<matrix>/analysis/<kind>/      CAM grids and SVCCA curves, each figure with a <name>.json manifest
 results/<matrix>/latency.json          `make bench-latency`'s timings, when run
+results/<matrix>/plots/                the report's figures
+
+Every path handed out here is checked to resolve inside the matrix's folder (`suite.paths.inside`), and the
+folder's own name is checked to be one safe path component (`RunPaths.for_matrix`), so a matrix named
+`../../tmp/x`, or a symlink inside the folder that points elsewhere, stops the command before it writes anything.
 """
 
 from __future__ import annotations
@@ -13,7 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from suite.errors import UserError
 from suite.matrix.cell import Cell
+from suite.paths import check_name, inside
 from suite.results.store import atomic_write_bytes, read_result
 
 ANALYSIS = "analysis"
@@ -24,41 +31,64 @@ ANALYSIS_KINDS = ("cam", "svcca")
 class RunPaths:
     root: Path  # results/<matrix>
 
+    @classmethod
+    def for_matrix(cls, results: Path | str, name: str) -> RunPaths:
+        """`results/<name>`, after checking that `name` is one safe path component and stays inside `results`,
+        and that `results` is a folder (or not there yet)."""
+        check_name("matrix name", name)
+        if Path(results).exists() and not Path(results).is_dir():
+            raise UserError(f"results folder {results} is a file, not a folder; give another --results")
+        return cls(inside(Path(results), Path(results) / name))
+
+    def _under(self, *parts: str) -> Path:
+        return inside(self.root, self.root.joinpath(*parts))
+
     @property
     def runs(self) -> Path:
-        return self.root / "runs"
+        return self._under("runs")
 
     @property
     def work(self) -> Path:
-        return self.root / "work"
+        return self._under("work")
+
+    @property
+    def plots(self) -> Path:
+        return self._under("plots")
 
     @property
     def latency(self) -> Path:
-        return self.root / "latency.json"
+        return self._under("latency.json")
 
     def result(self, cell: Cell) -> Path:
-        return self.runs / f"{cell.slug}.json"
+        return self._under("runs", f"{cell.slug}.json")
 
     def predictions(self, cell: Cell) -> Path:
-        return self.runs / f"{cell.slug}.npz"
+        return self._under("runs", f"{cell.slug}.npz")
 
     def cell_dir(self, cell: Cell) -> Path:
-        return self.work / cell.slug
+        return self._under("work", cell.slug)
+
+    def check_cells(self, cells: list[Cell]) -> None:
+        """Every folder a run writes for these cells resolves inside the root: checked before anything starts, so a
+        bad path stops the run up front instead of in the middle of the schedule."""
+        for cell in cells:
+            self.result(cell)
+            self.cell_dir(cell)
 
     def checkpoint(self, cell: Cell) -> Path:
-        return self.cell_dir(cell) / "best.pt"
+        return self._under("work", cell.slug, "best.pt")
 
     def log(self, cell: Cell) -> Path:
-        return self.cell_dir(cell) / "log.txt"
+        return self._under("work", cell.slug, "log.txt")
 
     def progress(self, cell: Cell) -> Path:
-        return self.cell_dir(cell) / "progress.json"
+        return self._under("work", cell.slug, "progress.json")
 
     def spec(self, cell: Cell) -> Path:
-        return self.cell_dir(cell) / "cell.json"
+        return self._under("work", cell.slug, "cell.json")
 
     def analysis(self, kind: str) -> Path:
-        return self.root / ANALYSIS / kind
+        return self._under(ANALYSIS, kind)
 
 
 def status_of(paths: RunPaths, cell: Cell) -> str:

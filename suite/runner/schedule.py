@@ -48,12 +48,14 @@ class Summary:
     failed: list[tuple[Cell, str]] = field(default_factory=list)
     done_before: list[Cell] = field(default_factory=list)
     done_elsewhere: list[Cell] = field(default_factory=list)
+    kept_failed: list[tuple[Cell, str]] = field(default_factory=list)
+    """Cells whose earlier failed result was kept (`--no-retry-failed`), with its reason: not done, not rerun."""
     interrupted: bool = False
     seconds: float = 0.0
 
     @property
     def ok(self) -> bool:
-        return not self.failed and not self.interrupted
+        return not self.failed and not self.kept_failed and not self.interrupted
 
 
 def describe_exit(code: int) -> str:
@@ -114,9 +116,11 @@ class Scheduler:
 
     def run(self, cells: list[Cell], retry_failed: bool = True) -> Summary:
         t0 = time.perf_counter()
-        todo, done = plan(cells, self.paths, retry_failed)
-        summary = Summary(todo=len(todo), done_before=done)
-        outcome = {c.id: "ok" for c in done}
+        todo, done, kept = plan(cells, self.paths, retry_failed)
+        summary = Summary(
+            todo=len(todo), done_before=done, kept_failed=[(c, self._earlier_error(c)) for c in kept]
+        )
+        outcome = {c.id: "ok" for c in done} | {c.id: "failed" for c in kept}
         by_id = {c.id: c for c in cells}
         waiting = list(todo)
         running: dict[str, _Running] = {}
@@ -146,6 +150,12 @@ class Scheduler:
             outer.close()
         summary.seconds = time.perf_counter() - t0
         return summary
+
+    def _earlier_error(self, cell: Cell) -> str:
+        try:
+            return read_result(self.paths.result(cell)).error or "unknown error"
+        except (OSError, ValueError):
+            return "unknown error"
 
     def _start_ready(self, waiting, running, outcome, by_id, summary) -> None:
         for cell in list(waiting):

@@ -13,8 +13,12 @@ from suite.matrix import Cell
 from suite.results import RunPaths, status_of
 
 
-def plan(cells: list[Cell], paths: RunPaths, retry_failed: bool = True) -> tuple[list[Cell], list[Cell]]:
-    """(to run, already done). A finished parent runs again only if a pending child needs its lost checkpoint."""
+def plan(
+    cells: list[Cell], paths: RunPaths, retry_failed: bool = True
+) -> tuple[list[Cell], list[Cell], list[Cell]]:
+    """(to run, already done, failed before and kept). A finished parent runs again only if a pending child needs
+    its lost checkpoint. The kept failures (`retry_failed=False`) are their own list so that the run's summary and
+    exit code cannot count them as done."""
     status = {c.id: status_of(paths, c) for c in cells}
     pending = {
         c.id for c in cells if status[c.id] == "missing" or (retry_failed and status[c.id] == "failed")
@@ -25,7 +29,10 @@ def plan(cells: list[Cell], paths: RunPaths, retry_failed: bool = True) -> tuple
             for pid in cell.parents:
                 if pid not in pending and not paths.checkpoint(by_id[pid]).is_file():
                     pending.add(pid)
-    return [c for c in cells if c.id in pending], [c for c in cells if c.id not in pending]
+    todo = [c for c in cells if c.id in pending]
+    done = [c for c in cells if c.id not in pending and status[c.id] == "ok"]
+    kept = [c for c in cells if c.id not in pending and status[c.id] == "failed"]
+    return todo, done, kept
 
 
 class CellLock:

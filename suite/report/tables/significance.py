@@ -29,7 +29,7 @@ UNKNOWN = "unknown"
 @table("significance", scope="matrix", order=30)
 def significance_table(ctx: ReportContext) -> list[str]:
     config = ctx.config
-    plots_dir = ctx.paths.root / "plots"
+    plots_dir = ctx.paths.plots
     section = significance_section(
         ctx.all_rows, config, config.significance, plots_dir, ctx.modalities, written=ctx.written
     )
