@@ -35,7 +35,7 @@ from suite.profiling import count_params, peak_memory, profile_cell, reset_peak_
 from suite.results import CellResult, SplitMetrics, sanitise, write_predictions, write_result
 from suite.runner.progress import CellProgress
 from suite.runner.spec import THREADS_ENV, CellSpec, now
-from suite.train import FitOutcome, evaluate, fit, pick_device, seed_everything
+from suite.train import FitOutcome, evaluate, fit, pick_device, place_data, seed_everything
 from suite.train.features import FrozenFeatures
 
 
@@ -113,6 +113,7 @@ def run_cell(spec: CellSpec, imports_s: float = 0.0) -> CellResult:
     data = load_data(spec)
     built = assemble(config, data.num_outputs, spec.parents)
     to_device(built, cfg, device)
+    data.record["placement"] = place_data(data, device)
     params = count_params(built.model)
     setup_s = time.perf_counter() - t0
 

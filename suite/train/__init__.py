@@ -14,7 +14,7 @@ for epoch in 1..epochs:
 restore the best state; evaluate the test split there
 """
 
-from suite.train.device import pick_device, seed_everything
+from suite.train.device import pick_device, place_data, seed_everything
 from suite.train.evaluate import evaluate, predict
 from suite.train.loop import FitOutcome, Progress, fit
 from suite.train.optim import build_optimizer, build_scheduler
@@ -30,6 +30,7 @@ __all__ = [
     "evaluate",
     "fit",
     "pick_device",
+    "place_data",
     "predict",
     "seed_everything",
 ]

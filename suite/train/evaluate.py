@@ -48,7 +48,7 @@ def predict(
             logits = (model(norm(x)) if head is None else head(x)).float()
         losses.append(task_loss(task, logits, y).item() * len(x))
         scores.append(_scores(task, logits).cpu())
-    return sum(losses) / len(split), torch.cat(scores).numpy(), split.targets.numpy()
+    return sum(losses) / len(split), torch.cat(scores).numpy(), split.targets.cpu().numpy()
 
 
 def evaluate(

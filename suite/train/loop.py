@@ -157,14 +157,15 @@ class _Run:
         split = self.data.splits["train"]
         total, seen = 0.0, 0
         for step, idx in self._batches(len(split)):
-            x = augment(split.images[idx], cfg.augment).to(device, non_blocking=True)
+            # indexed and augmented where the images live (the device, when suite/train/device.py put them there)
+            at = idx.to(split.images.device, non_blocking=True)
+            x = augment(split.images[at], cfg.augment).to(device, non_blocking=True)
             if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
                 logits = model(self.norm(x)).float()
-            total += self._step(task_loss(task, logits, split.targets[idx].to(device)), epoch, step) * len(
-                idx
-            )
+            y = split.targets[at].to(device, non_blocking=True)
+            total += self._step(task_loss(task, logits, y), epoch, step) * len(idx)
             seen += len(idx)
             bar.update(len(idx))
         return total / max(seen, 1)
