@@ -74,3 +74,25 @@ def test_a_bad_throughput_file_is_one_line(real_lock, tmp_path):
         )
     assert code == 2
     assert err.getvalue().count("\n") == 1 and "give `gmacs_per_s: <positive number>`" in err.getvalue()
+
+
+def test_a_declared_img_s_table_refines_the_estimate(real_lock, tmp_path):
+    """A GPU's measured img/s for one architecture wins over the general GMAC/s for the cells that use it."""
+    general = tmp_path / "general.yaml"
+    general.write_text("gmacs_per_s: 1000\n")
+    refined = tmp_path / "refined.yaml"
+    refined.write_text("gmacs_per_s: 1000\nimg_s:\n  resnet50@224: 100000\n")
+    _, before = dry_run("davila2024", "--results", str(tmp_path), "--throughput", str(general))
+    _, after = dry_run("davila2024", "--results", str(tmp_path), "--throughput", str(refined))
+    line = next(x for x in after.splitlines() if "compute:" in x)
+    assert "1,000 GMAC/s and img/s declared for 1 architecture(s)" in line
+    hours = [
+        float(next(x for x in o.splitlines() if "compute:" in x).split()[3].replace(",", ""))
+        for o in (before, after)
+    ]
+    assert hours[1] < hours[0]  # ResNet-50 cells are faster at the declared rate
+    refined.write_text("img_s:\n  resnet50: 10\n")
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code, _ = dry_run("davila2024", "--results", str(tmp_path), "--throughput", str(refined))
+    assert code == 2 and "`img_s:` maps `<timm name>@<size>` to a positive img/s" in err.getvalue()

@@ -7,7 +7,9 @@
   fvcore count, scaled to the cell's image size) × (3 × training images + validation images) × epochs (an upper
   bound: early stopping may end sooner), plus a fixed cost per cell, divided by a throughput in GMAC/s. The
   throughput is calibrated from the finished results under the results root that were recorded on this host
-  (training img/s × 3 × MACs per image; the median over cells), or declared (`--throughput FILE`, e.g. a GPU's).
+  (training img/s × 3 × MACs per image; the median over cells), or declared (`--throughput FILE`, e.g. a GPU's):
+  `gmacs_per_s: N` for every architecture, refined by `img_s: {resnet50@224: 1400, ...}` (training images per
+  second of one architecture at one size, measured with `medtl-bench profile`), which wins where it applies.
   Head-only cells with the feature cache pay one forward pass per image and view, shared by seeds. Disk: best
   checkpoints (4 bytes per parameter), predictions, the decoded-image cache and the feature cache.
   Where this matrix has finished cells, the estimate for them is printed beside what they recorded, calibrated on
@@ -19,9 +21,10 @@ from __future__ import annotations
 import importlib.util
 import os
 import platform
+import re
 import statistics
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -120,7 +123,22 @@ def _train_fraction(entry: LockEntry) -> float:
     return train * (1 - recipe.carve.ratio) if recipe.carve and recipe.carve.from_ == "train" else train
 
 
-def cell_cost(cell: Cell, gmacs_per_s: float | None, shared: set[tuple], seen: Measured) -> CellCost:
+@dataclass
+class Throughput:
+    """Effective training GMAC/s, and training img/s per `architecture@size` where declared (they win)."""
+
+    gmacs_per_s: float | None
+    img_s: dict[str, float] = field(default_factory=dict)
+
+    def gmacs_rate(self, timm_name: str, size: int, gmacs: float | None) -> float | None:
+        """GMAC/s for this architecture and size: from its img/s (× 3 × MACs) where declared, else the general."""
+        declared_img_s = self.img_s.get(f"{timm_name}@{size}")
+        if declared_img_s and gmacs:
+            return declared_img_s * 3 * gmacs
+        return self.gmacs_per_s
+
+
+def cell_cost(cell: Cell, throughput: Throughput, shared: set[tuple], seen: Measured) -> CellCost:
     """The compute (None when the architecture's MACs are unknown) and the disk of one cell still to run."""
     c, entry = cell.config, lock_entry(cell.config.dataset.name)
     total = entry.counts.total or 0
@@ -128,6 +146,7 @@ def cell_cost(cell: Cell, gmacs_per_s: float | None, shared: set[tuple], seen: M
     disk = 4.0 * (f.params or 0) + 4.0 * total * (1 - _train_fraction(entry)) * len(entry.classes) + 50e3
     size = c.train.image_size
     gmacs = seen.gmacs(c.architecture.timm, size)
+    gmacs_per_s = throughput.gmacs_rate(c.architecture.timm, size, gmacs)
     if not gmacs or not total or not gmacs_per_s:
         return CellCost(None, disk)
     train = total * _train_fraction(entry)
@@ -196,20 +215,29 @@ def _readable(runs: Path) -> list[CellResult]:
         return []
 
 
-def declared(path: Path) -> float:
-    """`--throughput FILE`: YAML with `gmacs_per_s` (effective training GMAC/s of the machine the matrix runs on)."""
+def declared(path: Path) -> Throughput:
+    """`--throughput FILE`: YAML with `gmacs_per_s` (effective training GMAC/s of the machine the matrix runs on)
+    and/or `img_s: {<timm name>@<size>: <training img/s>}`."""
     try:
-        value = (yaml.safe_load(path.read_text()) or {}).get("gmacs_per_s")
+        data = yaml.safe_load(path.read_text()) or {}
+        value, img_s = data.get("gmacs_per_s"), data.get("img_s", {})
     except (OSError, yaml.YAMLError, AttributeError) as exc:
         raise UserError(f"--throughput {path}: cannot read a `gmacs_per_s:` number from it ({exc})") from None
-    if not isinstance(value, int | float) or value <= 0:
+    if value is None and not img_s:
+        raise UserError(f"--throughput {path}: give `gmacs_per_s: <positive number>` and/or `img_s:`")
+    if value is not None and (not isinstance(value, int | float) or isinstance(value, bool) or value <= 0):
         raise UserError(f"--throughput {path}: give `gmacs_per_s: <positive number>`")
-    return float(value)
+    if not isinstance(img_s, dict) or not all(
+        isinstance(k, str) and re.fullmatch(r"[\w.-]+@\d+", k) and isinstance(v, int | float) and v > 0
+        for k, v in img_s.items()
+    ):
+        raise UserError(f"--throughput {path}: `img_s:` maps `<timm name>@<size>` to a positive img/s")
+    return Throughput(float(value) if value is not None else None, {k: float(v) for k, v in img_s.items()})
 
 
 def cost_lines(cells: list[Cell], paths: RunPaths, throughput: Path | None = None) -> list[str]:
     seen = Measured(paths.root.parent)
-    rate = declared(throughput) if throughput else seen.rate()
+    rate = declared(throughput) if throughput else Throughput(seen.rate())
     source = (
         f"declared in {throughput}"
         if throughput
@@ -220,7 +248,7 @@ def cost_lines(cells: list[Cell], paths: RunPaths, throughput: Path | None = Non
     costs = [cell_cost(c, rate, shared, seen) for c in todo]
     known = [k.seconds for k in costs if k.seconds is not None]
     lines = ["Estimate for the cells to run:"]
-    if rate is None:
+    if rate.gmacs_per_s is None and not rate.img_s:
         lines.append(
             "  compute: unknown (no finished result on this host to calibrate from; pass --throughput FILE)"
         )
@@ -228,8 +256,8 @@ def cost_lines(cells: list[Cell], paths: RunPaths, throughput: Path | None = Non
         unknown = len(costs) - len(known)
         note = f"; {unknown} cell(s) with unknown MACs or image count not included" if unknown else ""
         lines.append(
-            f"  compute: up to {_duration(sum(known))} at {rate:,.0f} GMAC/s ({source}){note}; early stopping can"
-            " end cells sooner"
+            f"  compute: up to {_duration(sum(known))} at {_rates(rate)} ({source}){note}; early stopping can end"
+            " cells sooner"
         )
     lines.append(f"  disk: {_size(sum(k.disk for k in costs))} (checkpoints, predictions, feature cache)")
     return lines + _self_check(cells, paths, seen)
@@ -240,20 +268,26 @@ def _self_check(cells: list[Cell], paths: RunPaths, seen: Measured) -> list[str]
     done = {c.id: c for c in cells if status_of(paths, c) == "ok"}
     if not done:
         return []
-    rate = seen.rate(exclude=paths.root.name)
+    rate = Throughput(seen.rate(exclude=paths.root.name))
     recorded = [
         r for r in seen.results.get(paths.root.name, []) if r.cell_id in done and "total_s" in r.timings
     ]
     shared: set[tuple] = set()
     pairs = [(cell_cost(done[r.cell_id], rate, shared, seen).seconds, r.timings["total_s"]) for r in recorded]
     pairs = [(e, t) for e, t in pairs if e is not None]
-    if not pairs or rate is None:
+    if not pairs or rate.gmacs_per_s is None:
         return []
     estimate, actual = sum(e for e, _ in pairs), sum(t for _, t in pairs)
     return [
         f"  check: for the {len(pairs)} finished cells the method estimates {_duration(estimate)} (calibrated on"
         f" the other matrices' results); they recorded {_duration(actual)} ({(estimate - actual) / actual:+.0%})"
     ]
+
+
+def _rates(rate: Throughput) -> str:
+    general = f"{rate.gmacs_per_s:,.0f} GMAC/s" if rate.gmacs_per_s else ""
+    table = f"img/s declared for {len(rate.img_s)} architecture(s)" if rate.img_s else ""
+    return " and ".join(p for p in (general, table) if p)
 
 
 def _duration(seconds: float) -> str:
