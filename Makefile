@@ -30,7 +30,7 @@ COMPARE ?=
 export MEDTL_CACHE ?= $(CURDIR)/.cache
 export PYTHONHASHSEED ?= 0
 
-.PHONY: bench bench-data-cache bench-feature-cache bench-generators report test test-slow lint format clean setup bench-latency latency-cv docker-build docker-base test-docker
+.PHONY: bench bench-data-cache bench-feature-cache bench-cli bench-generators report test test-slow lint format clean setup bench-latency latency-cv docker-build docker-base test-docker
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -62,6 +62,9 @@ bench-generators: $(STAMP)
 
 bench-feature-cache: $(STAMP)
 	$(BIN)/python benchmarks/feature_cache.py
+
+bench-cli: $(STAMP)
+	$(BIN)/python benchmarks/cli_speed.py
 
 report: $(STAMP)
 	$(BIN)/medtl-bench report $(MATRIX) --results $(RESULTS) $(if $(COMPARE),--compare $(COMPARE))
