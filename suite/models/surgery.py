@@ -211,6 +211,24 @@ def _probe(model: nn.Module, size: int, fn=None) -> torch.Tensor:
         model.train(was_training)
 
 
+def modules_run(model: nn.Module, image_size: int | None = None) -> set[str]:
+    """Names of the modules whose forward runs in one forward pass (on a skeleton, so it costs nothing). A layer
+    whose weight the model reads without calling it (torch's MultiheadAttention's out_proj, the qkv and proj of
+    torchvision's Swin-V2 attention) is not among them."""
+    body = skeleton(model)
+    ran: set[str] = set()
+    handles = [
+        m.register_forward_pre_hook(lambda _m, _a, name=name: ran.add(name))
+        for name, m in body.named_modules()
+    ]
+    try:
+        _probe(body, probe_size(model, image_size), body)
+    finally:
+        for h in handles:
+            h.remove()
+    return ran
+
+
 def truncate(
     model: nn.Module, cut: Cut, num_classes: int, pool: bool = True, image_size: int | None = None
 ) -> nn.Module:

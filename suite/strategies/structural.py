@@ -36,7 +36,10 @@ nn = lazy_module("torch.nn")
 
 @dataclass(frozen=True)
 class CutStrategy(Strategy):
-    """Shared by ttl, tf and lwft: the variant names a cut point; no variant means `default_cut` (drop the top stage)."""
+    """Shared by ttl, tf and lwft: the variant names a cut point; no variant means `default_cut` (drop the top stage).
+
+    Cut points come from timm's feature taps: the torchvision family (`tv_*`) has none, so these strategies refuse
+    it with one line at matrix expansion (use the timm version of the network)."""
 
     variant_kind = "cut"
 
@@ -54,8 +57,12 @@ class CutStrategy(Strategy):
 
     @classmethod
     def variant_space(cls, model: nn.Module) -> VariantSpace:
-        """`name@*` is the block search; a glob or a named variant may be any cut point, block or layer."""
-        return VariantSpace(tuple(map(str, cls.search_cuts(model))), tuple(map(str, cut_points(model))))
+        """`name@*` is the block search; a glob or a named variant may be any cut point, block or layer. A model
+        without timm's feature taps (the torchvision family) cannot be cut: the space says why."""
+        try:
+            return VariantSpace(tuple(map(str, cls.search_cuts(model))), tuple(map(str, cut_points(model))))
+        except UserError as exc:
+            return VariantSpace(unsupported=f"{cls.name}: {exc.message}")
 
 
 @registered
@@ -114,6 +121,8 @@ class TransFusion(CutStrategy):
     def variant_space(cls, model: nn.Module) -> VariantSpace:
         """Only the cuts above which the model can be rebuilt at half width; the others say why not."""
         space = super().variant_space(model)
+        if space.unsupported:
+            return space
         excluded = {}
         for variant in space.valid:
             try:
