@@ -32,6 +32,12 @@ def tiny_densenet() -> nn.Module:
     return DenseNet(growth_rate=4, block_config=(2, 3, 3, 2), num_classes=NUM_CLASSES)
 
 
+def efficientnet() -> nn.Module:
+    """EfficientNet-B0 at full width (5.3 M parameters; a step at SIZE px is quick): taps skip blocks.3 and blocks.5."""
+    torch.manual_seed(0)
+    return timm.create_model("efficientnet_b0", pretrained=False, num_classes=NUM_CLASSES)
+
+
 def tiny_vit() -> nn.Module:
     torch.manual_seed(0)
     return timm.create_model("test_vit", pretrained=False, num_classes=NUM_CLASSES, img_size=SIZE)

@@ -21,8 +21,8 @@ TRANSFORMERS = {"vit_b_16", "swin_v2_t", "maxvit_t"}  # tested below on small me
 # VGG-19 takes several seconds just to initialise its 143 M weights: it runs with the slow tests.
 CNNS = [
     pytest.param(name, marks=pytest.mark.slow) if name == "vgg19" else name
-    for name in ARCHITECTURES.names()
-    if name not in TRANSFORMERS
+    for name, spec in ARCHITECTURES.items()
+    if name not in TRANSFORMERS and spec.family == "timm"  # the torchvision family: tests/test_torchvision.py
 ]
 SMALLEST = {"inception_v3": 80}  # Inception-v3's stem needs at least 75 px
 

@@ -13,8 +13,8 @@ from suite.errors import UserError
 from suite.matrix import load_matrix
 from suite.models.catalog import ARCHITECTURES
 
-SMALL = ["resnet18", "vgg19", "tf_efficientnet_lite0"]
-ALL = [spec.timm_name for _, spec in ARCHITECTURES.items()]
+SMALL = ["resnet18", "vgg19", "tf_efficientnet_lite0", "torchvision:mobilenet_v2"]
+ALL = [spec.model_id for _, spec in ARCHITECTURES.items()]
 
 
 def test_the_shipped_table_is_for_the_installed_timm():

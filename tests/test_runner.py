@@ -105,7 +105,9 @@ def test_a_changed_config_is_a_new_cell(finished, capsys):
 
 
 def _workers_alive(marker: str) -> list[int]:
-    pids = []
+    """Live cell processes of the results folder `marker`: a subprocess cell names its spec on its command line; a
+    forked cell (named `medtl-cell`) records its pid in its progress.json."""
+    pids = set()
     for proc in Path("/proc").iterdir():
         if proc.name.isdigit():
             try:
@@ -113,8 +115,17 @@ def _workers_alive(marker: str) -> list[int]:
             except OSError:
                 continue
             if "suite.runner.worker" in cmd and marker in cmd:
-                pids.append(int(proc.name))
-    return pids
+                pids.add(int(proc.name))
+    for progress in Path(marker).glob("*/work/*/progress.json"):
+        try:
+            pid = json.loads(progress.read_text())["pid"]
+            comm = Path(f"/proc/{pid}/comm").read_text().strip()
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, ValueError, KeyError):
+            continue
+        if comm == "medtl-cell" and state != "Z":
+            pids.add(pid)
+    return sorted(pids)
 
 
 def test_kill_9_of_the_driver_then_resume(tmp_path):

@@ -5,12 +5,30 @@ from __future__ import annotations
 import pytest
 import timm
 import torch
-from strategy_cases import NUM_CLASSES, SIZE, one_step, prepared, tiny_densenet, tiny_resnet, tiny_vit
+from strategy_cases import (
+    NUM_CLASSES,
+    SIZE,
+    efficientnet,
+    one_step,
+    prepared,
+    tiny_densenet,
+    tiny_resnet,
+    tiny_vit,
+)
 from torch import nn
 
 from suite.errors import UserError
 from suite.models.catalog import ARCHITECTURES
-from suite.models.surgery import Cut, cut_points, default_cut, halving_plan, kept_params
+from suite.models.surgery import (
+    Cut,
+    cut_points,
+    default_cut,
+    halving_plan,
+    kept_params,
+    skeleton,
+    truncate,
+)
+from suite.strategies import STRATEGIES
 
 # (strategy, variant, params, model): every structural strategy on tiny models, block and layer cuts.
 CASES = [
@@ -26,6 +44,12 @@ CASES = [
     ("lwft", "block2", {}, tiny_resnet),
     ("lwft", "layer3.0", {"bottom_lr_ratio": 0.1}, tiny_resnet),
     ("lwft", "block4", {}, tiny_densenet),
+    ("ttl", "layer4.0", {}, tiny_densenet),  # stage 4: transition3 + denseblock4 + norm5
+    ("tf", "layer4.0", {}, tiny_densenet),
+    ("lwft", "layer4.0", {}, tiny_densenet),
+    ("ttl", "layer3.1", {}, efficientnet),  # stage 3 = blocks.3 + blocks.4 (taps blocks.2, blocks.4)
+    ("tf", "layer3.2", {}, efficientnet),  # blocks.4.0 changes width: no identity shortcut crosses this cut
+    ("lwft", "layer4.0", {}, efficientnet),
 ]
 
 
@@ -178,7 +202,9 @@ FAST = {
     "vit_b_16",
 }  # Peng's three + one transformer; the rest: slow
 EVERY_ARCHITECTURE = [
-    pytest.param(name, marks=() if name in FAST else pytest.mark.slow) for name in ARCHITECTURES.names()
+    pytest.param(name, marks=() if name in FAST else pytest.mark.slow)
+    for name, spec in ARCHITECTURES.items()
+    if spec.family == "timm"  # the torchvision family has no feature taps: tests/test_torchvision.py
 ]
 
 
@@ -209,3 +235,56 @@ def test_ttl_cuts_every_registered_architecture(arch):
     body = truncate(skeleton(model), default_cut(model), 2)
     size = ARCHITECTURES.get(arch).input_size
     assert body(torch.zeros(1, 3, size, size, device="meta")).shape == (1, 2)
+
+
+# Peng's stage 2 (-2) searches the layer cuts on both sides of the stage-1 winner block3: stage 3 and stage 4.
+BOTH_SIDES = {
+    "resnet50": (5, 2),  # layer3.0-3.4 in layer3; layer4.0-4.1 in layer4
+    "densenet121": (23, 15),  # dense layers of denseblock3; transition3 + denseblock4 (16 layers) + norm5
+    "efficientnet_b0": (5, 4),  # blocks.3 (3) + blocks.4 (3); blocks.5 (4) + blocks.6 (1)
+}
+
+
+@pytest.mark.parametrize("arch", list(BOTH_SIDES))
+def test_layer_cuts_exist_on_both_sides_of_block3_and_truncate(arch):
+    model = _meta(arch)
+    before, after = ([f"layer{k}.{j}" for j in range(n)] for k, n in zip((3, 4), BOTH_SIDES[arch]))
+    names = [str(c) for c in cut_points(model)]
+    i = names.index("block3")
+    assert names[i - len(before) : i] == before and names[i + 1 : i + 1 + len(after)] == after
+    assert STRATEGIES.get("ttl").variants_for(model, "layer[34].*") == before + after
+    for variant in (before[0], before[-1], after[0], after[-1]):
+        body = truncate(skeleton(model), Cut.parse(variant), 2, image_size=224)
+        assert body(torch.zeros(1, 3, 224, 224, device="meta")).shape == (1, 2), variant
+
+
+# (architecture, cut, the last unit kept, the first module dropped, channels reaching the new head)
+LAYER_CUTS = [
+    ("resnet50", "layer3.3", "layer3.3", "layer3.4", 1024),
+    ("densenet121", "layer4.3", "features.denseblock4.denselayer4", "features.norm5", 512 + 4 * 32),
+    ("densenet121", "layer4.0", "features.transition3", "features.denseblock4.denselayer2", 512 + 32),
+    ("efficientnet_b0", "layer3.0", "blocks.3.0", "blocks.3.1", 80),
+    ("efficientnet_b0", "layer3.3", "blocks.4.0", "blocks.4.1", 112),
+    ("efficientnet_b0", "layer4.3", "blocks.5.3", "blocks.6.0", 192),
+]
+
+
+@pytest.mark.parametrize(("arch", "cut", "last", "dropped", "channels"), LAYER_CUTS)
+def test_a_layer_cut_keeps_its_stage_up_to_the_unit(arch, cut, last, dropped, channels):
+    """Units before the cut stay (with what precedes them, e.g. a transition); later ones and the tap go."""
+    model = _meta(arch)
+    kept = kept_params(model, Cut.parse(cut))
+    assert any(n.startswith(f"{last}.") for n in kept)
+    assert not any(n.startswith(f"{dropped}.") for n in kept)
+    body = truncate(skeleton(model), Cut.parse(cut), 2, image_size=224)
+    assert body.get_classifier().in_features == body.num_features == channels
+
+
+def test_tf_makes_the_new_layer_cuts_where_no_identity_shortcut_crosses_them():
+    """EfficientNet-B0: where one stack ends inside a stage (blocks.3 → blocks.4, blocks.5 → blocks.6), the first
+    block above changes width and has no shortcut; inside a stack it has one and the cut says why not."""
+    tf = STRATEGIES.get("tf")
+    assert tf.variants_for(_meta("efficientnet_b0"), "layer[34].*") == ["layer3.2", "layer4.3"]
+    with pytest.raises(UserError, match="identity shortcut"):
+        tf.variants_for(_meta("efficientnet_b0"), "layer3.0")
+    assert tf.variants_for(tiny_densenet(), "layer4.*") == ["layer4.0"]

@@ -171,8 +171,8 @@ class FeatureMap:
         """TTL's own cut points (`suite.models.surgery.cut_points`), each at the module whose output it keeps.
 
         Labels are the `ttl@` variants (`block3`, and with `layers` also `layer3.3`), so a cut point found here can
-        be run as it is. Layer cuts inside a stage that is not an `nn.Sequential` (DenseNet's dense layers, whose
-        outputs are only their new channels, not the running feature map) are left out. None when the model has
+        be run as it is. Layer cuts whose unit sits in a container that is not an `nn.Sequential` (DenseNet's dense
+        layers, whose outputs are only their new channels, not the running feature map) are left out. None when the model has
         no timm feature taps.
         """
         try:
@@ -184,9 +184,9 @@ class FeatureMap:
         for cut in cuts:
             module = taps[cut.tap]
             if cut.units is not None:
-                if not isinstance(self.model.get_submodule(module), nn.Sequential):
+                module = stage_units(self.model, cut.tap)[cut.units - 1]
+                if not isinstance(self.model.get_submodule(module.rpartition(".")[0]), nn.Sequential):
                     continue
-                module = f"{module}.{stage_units(self.model, cut.tap)[cut.units - 1]}"
             if self.is_spatial(module):
                 places.append(Place(str(cut), module, f"block{cut.tap}"))
         return places

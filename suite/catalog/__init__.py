@@ -27,9 +27,9 @@ from suite.strategies import STRATEGIES
 __all__ = ["ArchFacts", "SuiteCatalog", "block_count", "facts"]
 
 
-def block_count(timm_name: str) -> int:
-    """Number of parameter blocks of an architecture."""
-    return len(facts(timm_name).blocks)
+def block_count(model_id: str) -> int:
+    """Number of parameter blocks of an architecture (`ArchSpec.model_id`)."""
+    return len(facts(model_id).blocks)
 
 
 class SuiteCatalog:
@@ -70,7 +70,9 @@ class SuiteCatalog:
 
             if not timm.is_model(spec.timm_name):
                 raise UserError(f"timm model: {did_you_mean(spec.timm_name, timm.list_models())}")
-        return ResolvedArchitecture(spec.name, spec.timm_name, spec.weights, spec.lr, spec.input_size)
+        return ResolvedArchitecture(
+            spec.name, spec.timm_name, spec.weights, spec.lr, spec.input_size, spec.family
+        )
 
     def strategy(self, name: str, params: dict[str, Any], architecture: ResolvedArchitecture) -> StrategyRef:
         """The strategy with its parameters resolved to their values, its variant checked on this architecture."""
@@ -84,6 +86,12 @@ class SuiteCatalog:
             instance = cls(variant=variant or None, **params)
         except (TypeError, ValueError) as exc:
             raise UserError(f"strategy {name!r}: {exc}") from None
+        if (
+            cls.variant_kind == "cut"
+        ):  # a cut-point strategy cannot run on a model without timm's feature taps
+            why = facts(architecture.model_id).space(base).unsupported
+            if why:
+                raise UserError(why)
         if variant:
             self._check_variant(base, variant, architecture)
         values = {
@@ -93,7 +101,7 @@ class SuiteCatalog:
 
     def _check_variant(self, base: str, variant: str, architecture: ResolvedArchitecture) -> None:
         """A named variant must exist on this architecture (`swft@9` on a 6-block model is a matrix error)."""
-        space = facts(architecture.timm).space(base)
+        space = facts(architecture.model_id).space(base)
         if variant in space.valid:
             return
         why = space.excluded.get(variant)
@@ -111,7 +119,9 @@ class SuiteCatalog:
     ) -> list[str]:
         """`name@*` (pattern `*`) or a glob such as `ttl@layer3.*`, expanded for one architecture."""
         STRATEGIES.get(name)
-        space = facts(architecture.timm).space(name)
+        space = facts(architecture.model_id).space(name)
+        if space.unsupported:
+            raise UserError(space.unsupported)
         variants = space.matching(pattern)
         if variants:
             return variants

@@ -4,8 +4,9 @@ Expanding `swft@*` or `ttl@layer3.*`, checking `swft@9` against a 6-block model,
 need each model's parameter blocks, its cut points and the variants of every strategy on it. Computing them means
 importing timm and torch and building the model on the meta device (about 45 s for the registered architectures),
 so `facts.json` beside this module holds them for every architecture in `suite.models.catalog`, computed with the
-timm version it names. Any other model (`timm:<name>`), or a different timm, is computed live and cached for the
-process. `python -m suite.catalog.facts` rewrites the table; tests compare it with the live computation.
+timm and torchvision versions it names, keyed by model id (the timm name, or `torchvision:<builder>`). Any other
+model (`timm:<name>`), or a different timm or torchvision, is computed live and cached for the process.
+`python -m suite.catalog.facts` rewrites the table; tests compare it with the live computation.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from suite.models.catalog import ARCHITECTURES, ArchSpec
+from suite.models.catalog import ARCHITECTURES, TIMM, ArchSpec
 from suite.strategies import STRATEGIES, VariantSpace
 
 FACTS_FILE = "facts.json"
@@ -27,10 +28,11 @@ FACTS_FILE = "facts.json"
 
 @dataclass(frozen=True)
 class ArchFacts:
-    """One timm model's structure: its parameter blocks (stem → head) and each strategy's variants on it; for the
+    """One model's structure: its parameter blocks (stem → head) and each strategy's variants on it; for the
     registered architectures also its size and cost with a 2-class head (what `run --dry-run` estimates from)."""
 
     timm: str
+    """The model id: the timm name, or `torchvision:<builder>`."""
     blocks: tuple[str, ...]
     variants: dict[str, VariantSpace]
     params: int | None = None
@@ -46,51 +48,56 @@ class ArchFacts:
     def to_json(self) -> dict[str, Any]:
         spaces = {
             name: {"search": list(s.search), "valid": list(s.valid), "excluded": s.excluded}
+            | ({"unsupported": s.unsupported} if s.unsupported else {})
             for name, s in self.variants.items()
-            if s.valid or s.excluded
+            if s.valid or s.excluded or s.unsupported
         }
         cost = {k: getattr(self, k) for k in ("params", "features", "gmacs", "macs_size") if getattr(self, k)}
         return {"blocks": list(self.blocks), "variants": spaces, **cost}
 
     @classmethod
-    def from_json(cls, timm_name: str, data: dict[str, Any]) -> ArchFacts:
+    def from_json(cls, model_id: str, data: dict[str, Any]) -> ArchFacts:
         spaces = {
-            name: VariantSpace(tuple(s["search"]), tuple(s["valid"]), dict(s["excluded"]))
+            name: VariantSpace(
+                tuple(s["search"]), tuple(s["valid"]), dict(s["excluded"]), s.get("unsupported", "")
+            )
             for name, s in data["variants"].items()
         }
         cost = {k: data.get(k) for k in ("params", "features", "gmacs", "macs_size")}
-        return cls(timm_name, tuple(data["blocks"]), spaces, **cost)
+        return cls(model_id, tuple(data["blocks"]), spaces, **cost)
 
 
 @lru_cache(maxsize=64)
-def meta_model(timm_name: str):
+def meta_model(model_id: str):
     """A weightless build on the meta device: its structure (blocks, cut points) without memory or init cost."""
     import timm
     import torch
 
     with torch.device("meta"):
-        return timm.create_model(timm_name, pretrained=False, num_classes=2)
+        spec = next((s for s in _specs() if s.model_id == model_id and s.family != TIMM), None)
+        if spec is None:
+            return timm.create_model(model_id, pretrained=False, num_classes=2)
+        from suite.models.build import random_model
+
+        return random_model(spec, 2)
 
 
-def live_facts(timm_name: str) -> ArchFacts:
+def live_facts(model_id: str) -> ArchFacts:
     """Computed from the model itself (imports timm and torch)."""
     from suite.models.blocks import param_blocks
 
-    model = meta_model(timm_name)
+    model = meta_model(model_id)
     spaces = {name: cls.variant_space(model) for name, cls in STRATEGIES.items()}
-    return ArchFacts(timm_name, tuple(b.name for b in param_blocks(model)), spaces)
+    return ArchFacts(model_id, tuple(b.name for b in param_blocks(model)), spaces)
 
 
 def cost_facts(spec: ArchSpec) -> dict[str, Any]:
     """Params and head width (2-class head), and fvcore GMACs at the catalog input size, of a random-weight build."""
-    import timm
-    import torch
-
+    from suite.models.build import random_model
     from suite.profiling.counts import count_macs
 
-    with torch.device("meta"):
-        meta = timm.create_model(spec.timm_name, pretrained=False, num_classes=2)
-    real = timm.create_model(spec.timm_name, pretrained=False, num_classes=2).eval()
+    meta = meta_model(spec.model_id)
+    real = random_model(spec, 2).eval()
     macs = count_macs(real, spec.input_size, counters=("fvcore",))
     return {
         "params": sum(p.numel() for p in meta.parameters()),
@@ -100,28 +107,37 @@ def cost_facts(spec: ArchSpec) -> dict[str, Any]:
     }
 
 
-def timm_version() -> str:
+def _version(package: str) -> str:
     try:
-        return metadata.version("timm")
+        return metadata.version(package)
     except metadata.PackageNotFoundError:
         return "not installed"
 
 
+def timm_version() -> str:
+    return _version("timm")
+
+
+def versions() -> dict[str, str]:
+    """The libraries whose models the table describes: timm's and torchvision's."""
+    return {"timm": timm_version(), "torchvision": _version("torchvision")}
+
+
 @cache
 def shipped() -> dict[str, Any]:
-    """The table as shipped (empty when it is missing or was computed with another timm)."""
+    """The table as shipped (empty when it is missing or was computed with another timm or torchvision)."""
     try:
         table = json.loads(files("suite.catalog").joinpath(FACTS_FILE).read_text())
     except (OSError, ValueError):
         return {}
-    return table if table.get("timm") == timm_version() else {}
+    return table if all(table.get(k) == v for k, v in versions().items()) else {}
 
 
 @lru_cache(maxsize=256)
-def facts(timm_name: str) -> ArchFacts:
-    """From the shipped table when it has the model, else computed live."""
-    known = shipped().get("architectures", {}).get(timm_name)
-    return ArchFacts.from_json(timm_name, known) if known else live_facts(timm_name)
+def facts(model_id: str) -> ArchFacts:
+    """From the shipped table when it has the model (`ArchSpec.model_id`), else computed live."""
+    known = shipped().get("architectures", {}).get(model_id)
+    return ArchFacts.from_json(model_id, known) if known else live_facts(model_id)
 
 
 @cache
@@ -141,16 +157,19 @@ def _specs() -> list[ArchSpec]:
 
 def compute_table() -> dict[str, Any]:
     """The whole table, live: every registered architecture's facts and preprocessing."""
+    from suite.models import torchvision_nets
     from suite.models.weights import preprocessing as live
     from suite.models.weights import pretrained_cfg
 
-    archs = {s.timm_name: {**live_facts(s.timm_name).to_json(), **cost_facts(s)} for s in _specs()}
+    archs = {s.model_id: {**live_facts(s.model_id).to_json(), **cost_facts(s)} for s in _specs()}
     prep = {}
     for s in _specs():
         cfg = pretrained_cfg(s)
         where = {"hf_hub_id": cfg.hf_hub_id, "url": cfg.url} if cfg is not None else {}
+        if s.family != TIMM:  # torchvision's weights name their own URL (kept in torch hub's checkpoints folder)
+            where = {"url": torchvision_nets.weights_of(s).url}
         prep[s.pretrained_id] = {**dict(zip(("mean", "std"), map(list, live(s)))), **where}
-    return {"timm": timm_version(), "architectures": archs, "preprocessing": prep}
+    return {**versions(), "architectures": archs, "preprocessing": prep}
 
 
 def weights_source(spec: ArchSpec) -> dict[str, Any]:

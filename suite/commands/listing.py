@@ -35,7 +35,8 @@ def datasets_table() -> str:
 
 
 def architectures_table() -> str:
-    """Paper name → timm model.tag, input size, default LR, the weights' mean/std, and the block count."""
+    """Paper name → model.weights (timm's model.tag, or torchvision:<builder>.<weights>), input size, default LR,
+    the weights' mean/std, and the block count."""
     rows = []
     for name, spec in ARCHITECTURES.items():
         mean, std = preprocessing(spec)
@@ -47,14 +48,15 @@ def architectures_table() -> str:
                 f"{spec.lr:g}",
                 "/".join(f"{x:.3f}" for x in mean),
                 "/".join(f"{x:.3f}" for x in std),
-                block_count(spec.timm_name),
+                block_count(spec.model_id),
                 spec.summary,
             ]
         )
-    headers = ["architecture", "timm model.tag", "input", "LR", "mean", "std", "blocks", "description"]
+    headers = ["architecture", "model.weights", "input", "LR", "mean", "std", "blocks", "description"]
     return (
         tabulate(rows, headers=headers)
-        + "\n(timm:<model>[.<tag>] passes any timm model; blocks: units of gradual unfreezing, suite/models/blocks.py)"
+        + "\n(timm:<model>[.<tag>] passes any timm model; tv_*: torchvision's model and checkpoint, as Fang used;"
+        " blocks: units of gradual unfreezing, suite/models/blocks.py)"
     )
 
 

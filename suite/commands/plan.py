@@ -142,17 +142,17 @@ def cell_cost(cell: Cell, throughput: Throughput, shared: set[tuple], seen: Meas
     """The compute (None when the architecture's MACs are unknown) and the disk of one cell still to run."""
     c, entry = cell.config, lock_entry(cell.config.dataset.name)
     total = entry.counts.total or 0
-    f = facts(c.architecture.timm)
+    f = facts(c.architecture.model_id)
     disk = 4.0 * (f.params or 0) + 4.0 * total * (1 - _train_fraction(entry)) * len(entry.classes) + 50e3
     size = c.train.image_size
-    gmacs = seen.gmacs(c.architecture.timm, size)
-    gmacs_per_s = throughput.gmacs_rate(c.architecture.timm, size, gmacs)
+    gmacs = seen.gmacs(c.architecture.model_id, size)
+    gmacs_per_s = throughput.gmacs_rate(c.architecture.model_id, size, gmacs)
     if not gmacs or not total or not gmacs_per_s:
         return CellCost(None, disk)
     train = total * _train_fraction(entry)
     views = 2 if c.train.augment.hflip else 1
     if c.strategy.spec in HEAD_ONLY and c.train.feature_cache:
-        key = (c.architecture.timm, c.source.name, c.dataset.name, size, views)
+        key = (c.architecture.model_id, c.source.name, c.dataset.name, size, views)
         work = 0.0 if key in shared else total * views * gmacs
         if key not in shared:
             disk += 4.0 * total * views * (f.features or 0)
@@ -171,7 +171,7 @@ class Measured:
             p.name: _readable(p / "runs") for p in sorted(root.glob("*")) if (p / "runs").is_dir()
         }
         self.macs = {
-            (r.config.architecture.timm, r.macs.image_size): r.macs.fvcore
+            (r.config.architecture.model_id, r.macs.image_size): r.macs.fvcore
             for rs in self.results.values()
             for r in rs
             if r.macs.fvcore and r.macs.image_size
@@ -202,7 +202,7 @@ class Measured:
     def _rate(self, r: CellResult) -> float | None:
         """None for failed cells, other hosts and cells that trained on cached features (no forward pass)."""
         img_s, host = r.throughput.get("train_img_s"), r.environment.get("host")
-        gmacs = self.gmacs(r.config.architecture.timm, r.config.train.image_size)
+        gmacs = self.gmacs(r.config.architecture.model_id, r.config.train.image_size)
         if r.status != "ok" or not img_s or not gmacs or (host and host != platform.node()):
             return None
         return None if r.feature_cache.get("used") else img_s * 3 * gmacs

@@ -22,7 +22,7 @@ from suite.errors import UserError
 from suite.matrix.cell import StrategyRef
 from suite.matrix.schema import ArchitectureEntry, TrainConfig
 from suite.models.build import build_model
-from suite.models.catalog import ArchSpec, resolve_architecture
+from suite.models.catalog import TIMM, TORCHVISION, ArchSpec, resolve_architecture
 from suite.profiling import (
     LatencySettings,
     count_macs,
@@ -84,7 +84,8 @@ def profile_architecture(req: ProfileRequest) -> dict[str, Any]:
         torch.set_num_threads(req.threads)
     out: dict[str, Any] = {
         "architecture": spec.name,
-        "timm": spec.timm_name,
+        "timm": spec.timm_name if spec.family == TIMM else None,
+        "torchvision": spec.timm_name if spec.family == TORCHVISION else None,
         "strategy": req.strategy,
         "image_size": spec.input_size,
         "num_classes": req.num_classes,
@@ -129,12 +130,17 @@ def profile_command(args: argparse.Namespace) -> str:
     return json.dumps(profile, indent=1) if args.json else format_profile(profile)
 
 
+def _family(p: dict) -> str:
+    """`timm resnet50` or `torchvision mobilenet_v2`: which library built the model."""
+    return f"torchvision {p['torchvision']}" if p.get("torchvision") else f"timm {p['timm']}"
+
+
 def format_profile(p: dict) -> str:
     """The profile as a two-column table; MACs always name their counter."""
     rows = [
         [
             "model",
-            f"{p['architecture']} (timm {p['timm']}), strategy {p['strategy']}, {p['num_classes']} classes",
+            f"{p['architecture']} ({_family(p)}), strategy {p['strategy']}, {p['num_classes']} classes",
         ],
         ["params", f"{p['params']['total']:,} total, {p['params']['trainable']:,} trainable"],
     ]

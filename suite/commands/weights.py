@@ -44,8 +44,8 @@ def wanted(matrix: str | None, archs: list[str]) -> list[tuple[ArchSpec, str]]:
     asked += [(arch_spec(a), f"medtl-bench weights fetch --arch {a}") for a in archs]
     seen, out = set(), []
     for spec, command in asked:
-        if (spec.timm_name, spec.weights) not in seen:
-            seen.add((spec.timm_name, spec.weights))
+        if spec.pretrained_id not in seen:
+            seen.add(spec.pretrained_id)
             out.append((spec, command))
     return out
 

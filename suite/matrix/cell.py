@@ -38,10 +38,24 @@ class DatasetRef(_Frozen):
 
 
 class ArchitectureRef(_Frozen):
+    """Which network and weights a cell used: a timm model (`timm`), or a torchvision one (`torchvision`, and
+    `timm` None). `torchvision` is left out of the dump when unset, so timm cells' ids did not change."""
+
     name: str
-    timm: str
+    timm: str | None
     weights: str | None
-    """timm's pretrained tag; None when the source is `scratch`."""
+    """timm's pretrained tag, or torchvision's weights name (`IMAGENET1K_V1`); None when the source is `scratch`."""
+    torchvision: str | None = None
+    """The `torchvision.models` builder (`mobilenet_v2`) for a torchvision-family architecture."""
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler) -> dict[str, Any]:
+        return _without_unset(handler(self), "torchvision")
+
+    @property
+    def model_id(self) -> str:
+        """The timm name, or `torchvision:<builder>` (as `ArchSpec.model_id`, the facts table's key)."""
+        return self.timm if self.torchvision is None else f"torchvision:{self.torchvision}"
 
 
 class SourceRef(_Frozen):

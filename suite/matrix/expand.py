@@ -42,16 +42,27 @@ cell; AMP and channels_last default to on for CUDA."""
 
 @dataclass(frozen=True)
 class ResolvedArchitecture:
-    """An architecture entry as the catalog resolved it: the timm model and weights, the default LR and input."""
+    """An architecture entry as the catalog resolved it: the model and weights, the default LR and input.
+
+    `timm` is the model's name in its `family`: a timm model, or a `torchvision.models` builder."""
 
     name: str
     timm: str
     weights: str | None
     lr: float
     input_size: int
+    family: str = "timm"
+
+    @property
+    def model_id(self) -> str:
+        """The timm name, or `torchvision:<builder>` (as `ArchSpec.model_id`)."""
+        return self.timm if self.family == "timm" else f"{self.family}:{self.timm}"
 
     def ref(self, scratch: bool) -> ArchitectureRef:
-        return ArchitectureRef(name=self.name, timm=self.timm, weights=None if scratch else self.weights)
+        weights = None if scratch else self.weights
+        if self.family == "torchvision":
+            return ArchitectureRef(name=self.name, timm=None, weights=weights, torchvision=self.timm)
+        return ArchitectureRef(name=self.name, timm=self.timm, weights=weights)
 
 
 class Catalog(Protocol):

