@@ -96,7 +96,7 @@ class ForkServerLauncher:
     def start(self, cell: Cell, spec_path: Path, log_path: Path) -> ForkedHandle:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, **self.extra_env, "PYTHONUNBUFFERED": "1"}
-        args = (str(spec_path), str(log_path), env, os.getcwd())
+        args = (str(spec_path), str(log_path), env, os.getcwd(), os.getpid())
         proc = self.ctx.Process(target=run_forked, args=args, name=f"cell {cell.id}")
         proc.start()
         return ForkedHandle(proc)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import select
 import signal
 import sys
 import threading
@@ -41,12 +42,33 @@ def _name_process(name: str) -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(15, name.encode()[:15], 0, 0, 0)  # PR_SET_NAME
 
 
-def run_forked(spec_path: str, log_path: str, env: dict[str, str], cwd: str) -> None:
-    """A cell in a process forked from the fork server: its own session (so the driver can kill its group), the
-    driver's environment and folder as they are now (the server's are from when it started), output to the log."""
+def die_with_driver(driver: int) -> None:
+    """A forked cell's parent is the fork server, and the server outlives the driver while any cell runs (every
+    child holds the server's keep-alive pipe), so the parent-death signal alone would let a cell of a `kill -9`ed
+    driver train on to the end. The cell watches the driver itself: a pidfd becomes readable when that process
+    exits, and a daemon thread then kills the cell's process group."""
+    try:
+        fd = os.pidfd_open(driver)
+    except ProcessLookupError:  # the driver died before the cell started
+        os._exit(1)
+    except (AttributeError, OSError):  # no pidfd (not Linux ≥ 5.3): the fork server's lifetime is the bound
+        return
+
+    def watch() -> None:
+        select.select([fd], [], [])
+        os.killpg(0, signal.SIGKILL)
+
+    threading.Thread(target=watch, name="driver-watch", daemon=True).start()
+
+
+def run_forked(spec_path: str, log_path: str, env: dict[str, str], cwd: str, driver: int) -> None:
+    """A cell in a process forked from the fork server: its own session (so the driver can kill its group), dies
+    with the driver, the driver's environment and folder as they are now (the server's are from when it started),
+    output to the log."""
     die_with_parent(os.getppid())
     _name_process("medtl-cell")
     os.setsid()
+    die_with_driver(driver)
     os.environ.clear()
     os.environ.update(env)
     os.chdir(cwd)
