@@ -1,3 +1,4 @@
 from suite.cli import main
 
-raise SystemExit(main())
+if __name__ == "__main__":  # a multiprocessing child may import this module; it must not run the CLI again
+    raise SystemExit(main())

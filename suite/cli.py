@@ -65,8 +65,30 @@ def _max_cells(parser: argparse.ArgumentParser) -> None:
     )
 
 
+class _Version(argparse.Action):
+    """argparse's `version` action wraps long lines; a path must stay on one line."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> NoReturn:
+        print(_version())
+        parser.exit()
+
+
+def _version() -> str:
+    """`medtl-bench 0.1.0 (checkout /path, git abc1234)` or `(installed package /path)`: which code and files."""
+    import suite
+    from suite.environment import git_state
+    from suite.paths import CHECKOUT, PACKAGED
+
+    if PACKAGED.is_dir():
+        return f"medtl-bench {suite.__version__} (installed package {PACKAGED.parent})"
+    git = git_state()
+    dirty = ", uncommitted changes" if git["git_dirty"] else ""
+    return f"medtl-bench {suite.__version__} (checkout {CHECKOUT}, git {git['git_sha'][:12]}{dirty})"
+
+
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="medtl-bench", description=__doc__)
+    p.add_argument("--version", action=_Version, nargs=0, help="which code and files this is, and exit")
     sub = p.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser(

@@ -17,6 +17,8 @@ def git_state() -> dict[str, Any]:
     """The commit and whether the tree had uncommitted changes; a container image bakes `MEDTL_GIT_SHA` in."""
     if os.environ.get("MEDTL_GIT_SHA"):
         return {"git_sha": os.environ["MEDTL_GIT_SHA"], "git_dirty": os.environ.get("MEDTL_GIT_DIRTY") == "1"}
+    if not (_REPO / ".git").exists():  # an installed wheel: a git repository around site-packages is not ours
+        return {"git_sha": "unknown", "git_dirty": None}
     try:
         sha = subprocess.run(
             ["git", "-C", str(_REPO), "rev-parse", "HEAD"],

@@ -21,6 +21,29 @@ MAX_NAME_LENGTH = 100
 _NAME = re.compile(NAME_PATTERN)
 
 
+CHECKOUT = Path(__file__).resolve().parents[1]
+"""The repository root when the suite runs from a checkout (or an editable install)."""
+PACKAGED = Path(__file__).resolve().parent / "shipped"
+"""Where a wheel carries the checkout's `datasets.lock`, `datasets.lock.d/` and `benchmarks/` (setup.py copies
+them at build time, so the repository keeps one copy of each)."""
+
+
+def shipped(relative: str) -> Path:
+    """A file or folder the suite ships (`datasets.lock`, `benchmarks`): the checkout's when the suite runs from
+    one, else the installed package's copy. (Files in the working directory win over both; their callers check.)"""
+    checkout = CHECKOUT / relative
+    return checkout if checkout.exists() or not (PACKAGED / relative).exists() else PACKAGED / relative
+
+
+def is_packaged(path: Path) -> bool:
+    """Whether `path` is inside the installed package's copy of the shipped files (read-only by intent)."""
+    try:
+        path.resolve().relative_to(PACKAGED)
+    except ValueError:
+        return False
+    return True
+
+
 def cache_dir() -> Path:
     """Generated datasets, decoded-image caches: `$MEDTL_CACHE` (default ~/.cache/medtl-bench)."""
     default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "medtl-bench"

@@ -166,7 +166,9 @@ def compute_table() -> dict[str, Any]:
     for s in _specs():
         cfg = pretrained_cfg(s)
         where = {"hf_hub_id": cfg.hf_hub_id, "url": cfg.url} if cfg is not None else {}
-        if s.family != TIMM:  # torchvision's weights name their own URL (kept in torch hub's checkpoints folder)
+        if (
+            s.family != TIMM
+        ):  # torchvision's weights name their own URL (kept in torch hub's checkpoints folder)
             where = {"url": torchvision_nets.weights_of(s).url}
         prep[s.pretrained_id] = {**dict(zip(("mean", "std"), map(list, live(s)))), **where}
     return {**versions(), "architectures": archs, "preprocessing": prep}

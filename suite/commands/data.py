@@ -10,7 +10,16 @@ from tabulate import tabulate
 from suite.data.adapters import build_index
 from suite.data.fetch import download
 from suite.data.intake import Inventory, class_folder_entry, take_inventory
-from suite.data.lock import MODALITIES, DatasetsLock, Digest, LockEntry, how_to_get, load_lock, lock_entry
+from suite.data.lock import (
+    MODALITIES,
+    DatasetsLock,
+    Digest,
+    LockEntry,
+    how_to_get,
+    load_lock,
+    lock_entry,
+    writable_lock_path,
+)
 from suite.data.lockfile import append_entry, set_entry_fields
 from suite.data.materialise import materialise
 from suite.data.prepare import dataset_root, installed, prepare
@@ -30,6 +39,7 @@ def make(name: str) -> str:
 
 def lock(name: str, root: str | None = None) -> str:
     """Compute the digests of `name` (under `root`, else its usual place) and write them into datasets.lock."""
+    writable_lock_path()  # refused before any hashing when the lock is the installed package's copy
     entry = lock_entry(name)
     where = Path(root).expanduser().resolve() if root else dataset_root(name, entry)
     index = build_index(where, entry, name).index
@@ -108,6 +118,8 @@ def verify(names: list[str], strict: bool = False) -> str:
 def fetch(name: str) -> str:
     """Download a dataset's published files (checking their published checksums), then lock or verify them."""
     entry = lock_entry(name)
+    if entry.digest.files is None:
+        writable_lock_path()  # it will be locked: refused before the download when it cannot be
     done = download(name, entry, dataset_root(name, entry))
     said = [f"{name}: downloaded {f} into {done.root}" for f in done.downloaded]
     said += [f"{name}: {f} already in {done.root} with the published checksum" for f in done.present]
@@ -160,6 +172,7 @@ def add(name: str, folder: str, modality: str = "other", patient_pattern: str | 
     full list goes to a file when it is long), and the skipped ones are listed by reason either way.
     """
     check_name("dataset name", name)
+    writable_lock_path()
     if name in load_lock()[0].datasets:
         raise UserError(f"dataset {name!r} is already in datasets.lock; pick another name")
     if modality not in MODALITIES:

@@ -18,7 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from suite.errors import UserError, did_you_mean
-from suite.paths import check_name
+from suite.paths import check_name, is_packaged, shipped
 
 TaskType = Literal["binary", "multiclass", "multilabel"]
 # The imaging modality; reports group datasets by it (issue 10).
@@ -250,11 +250,24 @@ class DatasetsLock(_Strict):
 
 
 def lock_path() -> Path:
-    """`$MEDTL_LOCK`, else `datasets.lock` in the working directory, else the one beside the package."""
+    """`$MEDTL_LOCK`, else `datasets.lock` in the working directory, else the checkout's, else the one the
+    installed package carries."""
     if "MEDTL_LOCK" in os.environ:
         return Path(os.environ["MEDTL_LOCK"])
     local = Path.cwd() / "datasets.lock"
-    return local if local.is_file() else Path(__file__).resolve().parents[2] / "datasets.lock"
+    return local if local.is_file() else shipped("datasets.lock")
+
+
+def writable_lock_path() -> Path:
+    """The lock a command may edit (`data add`, `data fetch`, `data lock`): never the installed package's copy."""
+    path = lock_path()
+    if is_packaged(path):
+        raise UserError(
+            f"the datasets.lock in use is the installed package's copy ({path}); copy it beside your data first "
+            f"(`cp {path} datasets.lock` and `cp -r {path.parent / 'datasets.lock.d'} .`, or set MEDTL_LOCK), "
+            "then run this again from that folder"
+        )
+    return path
 
 
 def _first_error(exc: ValidationError) -> str:

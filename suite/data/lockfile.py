@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from suite.data.lock import DatasetsLock, clear_cache, lock_path, parse_lock
+from suite.data.lock import DatasetsLock, clear_cache, parse_lock, writable_lock_path
 from suite.errors import UserError
 from suite.results import atomic_write_bytes
 
@@ -95,7 +95,7 @@ def _write_checked(path: Path, text: str, check) -> None:
 
 def set_entry_fields(name: str, values: dict[str, Any], path: Path | None = None) -> None:
     """Set top-level fields of one entry (e.g. `digest`, `root`), keeping the rest of the file as written."""
-    path = path or lock_path()
+    path = path or writable_lock_path()
     text = path.read_text()
     try:
         edited = _set_fields(text, name, values)
@@ -115,7 +115,7 @@ def set_entry_fields(name: str, values: dict[str, Any], path: Path | None = None
 
 def append_entry(name: str, entry: dict[str, Any], comment: str = "", path: Path | None = None) -> None:
     """Add a new entry at the end of the `datasets:` block, in the indentation the file already uses."""
-    path = path or lock_path()
+    path = path or writable_lock_path()
     text = path.read_text()
     if name in (yaml.safe_load(text) or {}).get("datasets", {}):
         raise UserError(f"{path}: an entry {name!r} exists already; remove it or pick another name")

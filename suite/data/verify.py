@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from suite.data.lock import Digest, LockEntry, lock_path
+from suite.data.lock import Digest, LockEntry, lock_path, writable_lock_path
 from suite.paths import cache_dir
 from suite.results import atomic_write_bytes
 
@@ -73,7 +73,7 @@ def sidecar_dir() -> Path:
 
 def write_sidecars(name: str, index: pd.DataFrame, per_file: dict[str, str]) -> Path:
     """The locked index and manifest beside the lock, each written whole (atomically)."""
-    folder = sidecar_dir()
+    folder = writable_lock_path().parent / "datasets.lock.d"
     folder.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(folder / f"{name}.index.csv", index_csv(index).encode())
     atomic_write_bytes(folder / f"{name}.sha256", manifest_text(per_file).encode())

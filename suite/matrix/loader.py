@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 from suite.errors import UserError, did_you_mean
 from suite.matrix.schema import Matrix
 from suite.matrix.yaml_guard import DEFAULT_TAGS, GuardedLoader, check_graph, read_text, yaml_error
+from suite.paths import shipped
 
 Mark = tuple[str, int, int]
 Path_ = tuple[Any, ...]
@@ -232,13 +233,13 @@ def validate(located: Located, model: type[BaseModel] = Matrix) -> Any:
 
 
 def find_matrix(name_or_path: str) -> Path:
-    """A path, or a name in `benchmarks/` (./benchmarks first, then the one beside the package)."""
+    """A path, or a name in `benchmarks/` (./benchmarks first, then the checkout's, else the installed package's)."""
     candidate = Path(name_or_path)
     if candidate.suffix in (".yaml", ".yml") or os.sep in name_or_path:
         if is_file(candidate):
             return candidate
         raise UserError(f"matrix file {name_or_path} not found")
-    folders = [Path.cwd() / "benchmarks", Path(__file__).resolve().parents[2] / "benchmarks"]
+    folders = [Path.cwd() / "benchmarks", shipped("benchmarks")]
     for folder in folders:
         for suffix in (".yaml", ".yml"):
             if is_file(folder / f"{name_or_path}{suffix}"):
