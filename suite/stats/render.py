@@ -191,7 +191,13 @@ def _scale(metric: str, percent: bool) -> tuple[float, int, str]:
     return 1.0, 3, ""
 
 
-def _comparison_row(r, factor: float, digits: int) -> list[str]:
+def _verdict(verdict: str, refs: Refs) -> str:
+    """`too little evidence [n]`, the reason once in the notes; other verdicts as they are."""
+    head, sep, reason = verdict.partition(": ")
+    return f"{head} {refs.ref(reason)}" if sep and head == "too little evidence" else verdict
+
+
+def _comparison_row(r, factor: float, digits: int, refs: Refs) -> list[str]:
     name = f"{r.strategy} ({r.choice})" if r.choice else r.strategy
     ci = [
         _num(factor * x, digits + 1 if factor == 1 else digits, True) for x in (r.delta, r.ci_low, r.ci_high)
@@ -206,7 +212,7 @@ def _comparison_row(r, factor: float, digits: int) -> list[str]:
         "–" if math.isnan(r.pct) else f"{r.pct:+.2f}%",
         _p(r.p),
         _p(r.p_adj),
-        r.verdict,
+        _verdict(r.verdict, refs),
     ]
 
 
@@ -227,14 +233,16 @@ def _dataset_section(
     for dataset, group in comparisons.groupby("dataset", sort=True):
         metric = metric_of[dataset]
         factor, digits, unit = _scale(metric, percent)
-        rows = [_comparison_row(r, factor, digits) for r in group.itertuples()]
+        refs = Refs()
+        rows = [_comparison_row(r, factor, digits, refs) for r in group.itertuples()]
         header = ["backbone", "strategy", "paired seeds", f"{config.baseline} mean", "strategy mean",
                   f"Δ{unit} [95% CI]", "Δ% (Davila)", "p", p_head, "verdict"]  # fmt: skip
         unit_of = "in %, Δ in percentage points (pp)" if factor == 100 else "and Δ in the metric's own units"
         caption = (
             f"Means {unit_of}; Δ% (Davila) is the relative change, in % of the `{config.baseline}` mean."
         )
-        blocks += [Heading(4, f"{dataset} ({METRICS[metric].label})"), doc_table(header, rows, caption)]
+        table_ = doc_table(header, rows, caption, refs.notes())
+        blocks += [Heading(4, f"{dataset} ({METRICS[metric].label})"), table_]
     return blocks
 
 
