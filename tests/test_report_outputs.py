@@ -230,6 +230,26 @@ def test_a_bad_input_is_one_line_and_nothing_is_half_written(tmp_path, damage):
     assert _state(paths.root) == before  # the previous report's files untouched, no new ones
 
 
+def test_a_failed_write_leaves_the_previous_report(tmp_path, monkeypatch):
+    """A disk that fills up halfway: every file is staged before any replaces its target, so none is replaced."""
+    from suite.results import store
+
+    matrix, paths, _, _ = make_board(tmp_path, MAIN, main_spec)
+    before = _state(paths.root)
+    staged, real = [], store._staged
+
+    def filling(path, payload, mode):
+        if len(staged) == 3:
+            raise OSError(28, "No space left on device")
+        staged.append(path)
+        return real(path, payload, mode)
+
+    monkeypatch.setattr(store, "_staged", filling)
+    with pytest.raises(UserError, match=r"cannot write the report there \(No space left on device\)"):
+        write_report(matrix, paths)
+    assert _state(paths.root) == before and not list(paths.root.rglob("*.tmp"))
+
+
 def test_the_cli_says_one_line_and_exits_2(tmp_path, capsys):
     """Through `medtl-bench report`, with the real catalog: a damaged predictions file is named, exit code 2."""
     path = tmp_path / "cli.yaml"

@@ -179,7 +179,8 @@ def test_friedman_false_positive_rate_is_near_nominal():
 def test_too_little_evidence_is_said_in_words_not_p_values(tmp_path):
     frame = synth_frame(datasets=3, seeds=(0, 1), effect={"lp": -0.05})
     markdown = render_significance(frame, CONFIG, tmp_path, metrics_of(frame))
-    assert "too little evidence: 2 paired seeds (a test needs ≥ 3)" in markdown
+    # in words, once per table as a numbered note, so the table's lines stay short
+    assert "| too little evidence [1] |" in markdown and "- [1] 2 paired seeds (a test needs ≥ 3)" in markdown
     assert "3 datasets with every strategy; a test across datasets needs ≥ 5" in markdown
     assert "no strategy pair has ≥ 3 paired seeds with seed-to-seed variation on any dataset" in markdown
     results = markdown.split("### Recommendation", 1)[1]
@@ -294,7 +295,7 @@ def test_unknown_baseline_and_duplicate_cells_are_user_errors(tmp_path):
     [
         ("only the baseline", "one strategy only: nothing to compare"),
         ("no baseline", "No `ft` results, so no comparison with it"),
-        ("one seed", "too little evidence: 1 paired seed (a test needs ≥ 3)"),
+        ("one seed", "too little evidence [1] |\n\n- [1] 1 paired seed (a test needs ≥ 3)"),
         ("no test metric", "No finished results with a test metric: nothing to compare."),
     ],
 )

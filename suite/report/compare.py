@@ -144,6 +144,7 @@ def compare(new: Collected, old: Collected, cfg: CompareConfig) -> Comparison:
 
 
 def regression_section(cmp: Comparison, old_label: str, cfg: CompareConfig) -> list[Block]:
+    """What was flagged against the old results, with the limits used, and what was compared."""
     blocks: list[Block] = [
         Heading(2, f"Regression check against `{old_label}`"),
         Para(

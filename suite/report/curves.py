@@ -118,7 +118,9 @@ def series(result: CellResult, key: str) -> np.ndarray:
     values = []
     for i, entry in enumerate(result.history):
         if not isinstance(entry, dict):
-            raise UserError(f"runs/{result.slug}.json: history entry {i + 1} is not a mapping; rerun the cell")
+            raise UserError(
+                f"runs/{result.slug}.json: history entry {i + 1} is not a mapping; rerun the cell"
+            )
         values.append(_number(entry.get(key), f"runs/{result.slug}.json: history entry {i + 1} {key}"))
     return np.asarray(values, dtype=float)
 

@@ -58,6 +58,7 @@ def _dates(frame: pd.DataFrame) -> str:
 
 
 def header(matrix: LoadedMatrix, collected: Collected, rows: list[Row]) -> list[Block]:
+    """The title, the matrix's description and what the numbers rest on (code, data, environment, completeness)."""
     frame = collected.frame
     status = frame["status"].value_counts()
     ok, failed, missing = (int(status.get(s, 0)) for s in ("ok", "failed", "missing"))

@@ -159,6 +159,7 @@ def _slug(text: str, seen: dict[str, int]) -> str:
 
 
 def block_html(block: Block, number: int, root: Path, figures: Mapping[Path, bytes], seen: dict) -> str:
+    """One block as HTML; `number` is the table's place in the page (its fixed id), `seen` the heading ids so far."""
     if isinstance(block, Heading):
         return f'<h{block.level} id="{_slug(block.text, seen)}">{inline(block.text)}</h{block.level}>'
     if isinstance(block, Para):

@@ -28,7 +28,7 @@ from suite.report.html import html_page
 from suite.report.latex import latex_tables
 from suite.report.select import dataset_metrics, select
 from suite.report.tables import chosen
-from suite.results import RunPaths, atomic_write_bytes
+from suite.results import RunPaths, atomic_write_many
 from suite.results.latency import BatchOneLatency
 
 LIST_CAP = 50  # failed / missing cells listed in the markdown; results.csv has every cell
@@ -223,12 +223,13 @@ def rendered_files(document: list[Block], ctx: ReportContext, title: str) -> dic
 
 
 def write_all(files: dict[Path, bytes]) -> None:
-    """Write each file atomically; a folder that cannot be written is one line, not a traceback."""
-    for path, data in files.items():
-        try:
-            atomic_write_bytes(path, data)
-        except OSError as exc:
-            raise UserError(f"{path}: cannot write the report there ({exc.strerror or exc})") from None
+    """Write every file of the report as one step (suite/results/store.py: all staged before any is renamed into
+    place); a folder that cannot be written is one line, and the previous report stays as it was."""
+    try:
+        atomic_write_many(files)
+    except OSError as exc:
+        folder = next(iter(files)).parent
+        raise UserError(f"{folder}: cannot write the report there ({exc.strerror or exc})") from None
 
 
 def resolve_old(folder: Path, matrix_name: str) -> Path:

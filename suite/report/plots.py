@@ -78,11 +78,8 @@ def relative_plot(changes: list[Change], dataset: str, baseline: str) -> dict[st
                 patch.set_hatch("///")
         ax.bar_label(bars, fmt="%+.1f", fontsize=7, padding=2)
     if any(not (c.row.complete and c.baseline.complete) for c in drawn):
-        handles.append(
-            mpl_patches.Patch(
-                facecolor="white", edgecolor="black", hatch="///", label="fewer seeds than asked"
-            )
-        )
+        hatched = {"facecolor": "white", "edgecolor": "black", "hatch": "///"}
+        handles.append(mpl_patches.Patch(**hatched, label="fewer seeds than asked"))
     ax.axhline(0.0, color="black", linewidth=0.8)
     tilt = len(labels) > 4
     ax.set_xticks(x, labels, rotation=30 if tilt else 0, ha="right" if tilt else "center")

@@ -13,6 +13,7 @@ from suite.report.tables.registry import table
 
 @table("learning_curves", scope="dataset", order=45)
 def learning_section(ctx: ReportContext) -> list[Block]:
+    """The figure, on the main metric when training recorded it per epoch, else on the validation loss."""
     main = ctx.metrics[0]
     ids = [i for row in ctx.rows if row.chosen for i in row.ok["id"]]
     key = curves.validation_key([ctx.results[i] for i in ids if i in ctx.results], main)

@@ -13,6 +13,7 @@ from suite.report.tables.registry import table
 
 @table("pareto", scope="dataset", order=32)
 def pareto_section(ctx: ReportContext) -> list[Block]:
+    """The figure and the rows on each front; nothing when no row recorded MACs or latency."""
     main, counter = ctx.metrics[0], ctx.config.macs_counter
     costs = [(f"macs_{counter}", f"MACs (G, {counter})"), ("latency_ms", "batch-1 latency (ms)")]
     title = f"{ctx.dataset}: test {metric_label(main)} against cost (mean ± 1 SE over seeds)"

@@ -23,6 +23,7 @@ from suite.report.tables.registry import table
 
 @table("relative", scope="dataset", order=20)
 def relative_section(ctx: ReportContext) -> list[Block]:
+    """The table of every metric's change and the bar plot of the main metric's, with its error bars."""
     baseline, dataset, metrics = ctx.config.baseline, ctx.dataset, ctx.metrics
     blocks = [
         Heading(3, f"Relative to {strategy_label(baseline)}"),

@@ -14,6 +14,7 @@ from suite.report.tables.registry import table
 
 @table("roc", scope="dataset", order=50)
 def roc_section(ctx: ReportContext) -> list[Block]:
+    """A panel per (source, strategy) row, a mean curve with its band per architecture; nothing without predictions."""
     rows, runs = ctx.rows, ctx.runs_dir
     panels = []
     for source, label in ordered(rows, lambda r: (r.source, r.label)):
