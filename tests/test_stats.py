@@ -325,6 +325,7 @@ def test_real_results_of_a_tiny_matrix_render(tmp_path):
     comparison is made, the test across datasets is refused in words."""
     from suite.catalog import SuiteCatalog
     from suite.cli import main
+    from suite.document import to_markdown
     from suite.matrix import load_matrix
     from suite.report.collect import collect
     from suite.report.select import select
@@ -341,11 +342,12 @@ def test_real_results_of_a_tiny_matrix_render(tmp_path):
     matrix = load_matrix(str(matrix_path), SuiteCatalog())
     collected = collect(matrix.cells, RunPaths(tmp_path / "results" / "tiny"))
     rows = select(collected.frame, matrix.spec.report)
-    markdown = significance_section(rows, matrix.spec.report, CONFIG, tmp_path / "plots")
+    markdown = to_markdown(significance_section(rows, matrix.spec.report, CONFIG, tmp_path / "plots"))
     assert "#### synthetic-vessels (Acc)" in markdown
     cells = [
         [c.strip() for c in line.split("|")[1:-1]] for line in markdown.splitlines() if "resnet10t" in line
     ]
     lp = next(r for r in cells if r[:2] == ["timm:resnet10t (scratch)", "LP"])
-    assert lp[2] == "3" and lp[9].startswith(("**", "no significant", "identical", "same difference"))
+    verdicts = ("**", "no significant", "identical", "same difference")
+    assert lp[2] == "3" and lp[9].startswith(verdicts)
     assert "2 strategies; the Friedman test compares 3 or more" in markdown
