@@ -1,6 +1,7 @@
 # medtl-bench: the user's verbs. Every target sets the environment up on first use (.venv + a stamp file).
 #   make bench [MATRIX=smoke] [ONLY="key=value ..."] [EXECUTOR=local]   run a matrix, then write its leaderboard
 #   make test                                                              the CPU test suite
+#   make test-slow                                                         the slow tests (+ chromium, pdflatex: test-tools)
 #   make report MATRIX=... [COMPARE=old/results/dir]                       rebuild a leaderboard (+ regression check)
 #   make bench-latency MATRIX=...                                          time every network of a matrix (pytest-benchmark)
 #                                                                          → results/<matrix>/latency.json
@@ -30,7 +31,7 @@ COMPARE ?=
 export MEDTL_CACHE ?= $(CURDIR)/.cache
 export PYTHONHASHSEED ?= 0
 
-.PHONY: bench bench-data-cache bench-feature-cache bench-cli bench-generators report test test-slow lint format clean setup bench-latency latency-cv docker-build docker-base test-docker
+.PHONY: bench bench-data-cache bench-feature-cache bench-cli bench-generators report test test-slow test-tools lint format clean setup bench-latency latency-cv docker-build docker-base test-docker
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -81,7 +82,25 @@ latency-cv: $(STAMP)
 test: $(STAMP) $(ACTIONLINT)
 	$(BIN)/python -m pytest -q
 
-test-slow: $(STAMP)
+# A headless browser (LEADERBOARD.html is rendered and its tables counted) and pdflatex with booktabs (tables.tex
+# compiles), for the slow tests: installed from the distribution only when missing and apt-get may run (as root or
+# by passwordless sudo); otherwise tests/test_report_browser.py skips and says why.
+BROWSERS := chromium chromium-browser google-chrome google-chrome-stable
+test-tools:
+	@missing=""; \
+	found=""; for b in $(BROWSERS); do command -v $$b >/dev/null && found=$$b && break; done; \
+	[ -n "$$found" ] || missing=" chromium"; \
+	{ command -v pdflatex >/dev/null && kpsewhich booktabs.sty >/dev/null 2>&1; } \
+		|| missing="$$missing texlive-latex-base texlive-latex-recommended"; \
+	[ -n "$$missing" ] || exit 0; \
+	if [ "$$(id -u)" = 0 ]; then sudo=""; elif sudo -n true 2>/dev/null; then sudo="sudo -n"; \
+	else echo "test-tools: cannot install$$missing (not root, no sudo): the browser and LaTeX tests will skip"; exit 0; fi; \
+	command -v apt-get >/dev/null || { echo "test-tools: no apt-get to install$$missing: those tests will skip"; exit 0; }; \
+	echo "test-tools: installing$$missing (first use only)"; \
+	{ $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing; } \
+		>/dev/null || echo "test-tools: apt-get install$$missing failed: those tests will skip"
+
+test-slow: $(STAMP) test-tools
 	$(BIN)/python -m pytest -q -m slow
 
 lint: $(STAMP)

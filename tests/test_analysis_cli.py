@@ -21,10 +21,12 @@ from suite.analysis.features import FeatureMap
 from suite.analysis.truncation import ttl_matrix
 from suite.catalog import SuiteCatalog
 from suite.cli import main
+from suite.document import to_markdown
 from suite.matrix import load_matrix
 from suite.matrix.loader import Located, validate
 from suite.matrix.schema import Matrix
 from suite.report.analysis import analysis_section
+from suite.report.html import html_page
 from suite.results import RunPaths, list_artifacts
 from suite.runner.cell import run_cell
 from suite.runner.spec import CellSpec
@@ -133,9 +135,12 @@ def test_the_ttl_matrix_reproduces_the_cell_but_for_the_strategy(world, tmp_path
 
 def test_the_report_lists_and_links_the_figures(world, analysed):
     assert {a.kind for a in list_artifacts(world)} == {"cam", "svcca"}
-    text = "\n".join(analysis_section(world))
+    text = to_markdown(analysis_section(world))
     assert "## Analysis" in text and "](analysis/cam/" in text and "](analysis/svcca/" in text
-    assert text == "\n".join(analysis_section(world))  # deterministic, for byte-identical leaderboards
+    assert text == to_markdown(analysis_section(world))  # deterministic, for byte-identical leaderboards
+    page = html_page(analysis_section(world), "t", world.root, {})  # the HTML page shows every figure inline
+    assert page.count('src="data:image/png;base64,') == len(list_artifacts(world)) and "![" not in text
+    assert all(a.figure.with_suffix(".pdf").is_file() for a in list_artifacts(world))  # and a PDF beside each
     assert analysis_section(RunPaths(world.root / "runs")) == []
 
 

@@ -158,7 +158,8 @@ def table_row(board: str, first_cell: str, after: str = "### Results") -> list[s
 
 
 def plain(cell: str) -> str:
-    return re.sub(r"\*\*|</?u>", "", cell)
+    """A markdown cell without its emphasis: bold, and ★ (best of the whole table)."""
+    return re.sub(r"\*\*|★", "", cell)
 
 
 def test_se_arithmetic():
@@ -189,10 +190,12 @@ def test_selection_uses_validation_not_test(main_board):
 def test_bold_per_architecture_and_underline_overall(main_board):
     board = main_board[3]
     lp_ft, ttl2 = table_row(board, "LP-FT"), table_row(board, "TTL-2")
-    # resnet50 accuracy: TTL-2 (84.00) is the best of all → bold + underlined; densenet121's best is LP-FT (81).
-    assert ttl2[1] == "**<u>84.00 (0.58)</u>**"
+    # resnet50 accuracy: TTL-2 (84.00) is the best of all → bold + ★ (markdown cannot underline; HTML and LaTeX
+    # underline it); densenet121's best is LP-FT (81).
+    assert ttl2[1] == "**84.00 (0.58)**★"
     assert lp_ft[3] == "**81.00 (0.58)**" and ttl2[3].startswith("78.00")
-    assert sum("<u>" in c for c in table_row(board, "LP-FT") + ttl2 + table_row(board, "FT")) == 2
+    assert sum("★" in c for c in table_row(board, "LP-FT") + ttl2 + table_row(board, "FT")) == 2
+    assert "<u>" not in board and "**bold**★: best over all architectures" in board
 
 
 def test_incomplete_and_nan_are_flagged_never_silently_averaged(main_board):
@@ -223,7 +226,8 @@ def test_relative_best_and_effectiveness(main_board):
 def test_efficiency_layout(main_board):
     board = main_board[3]
     section = re.sub(r" +", " ", board[board.index("### Efficiency") : board.index("## Best per dataset")])
-    assert "P (M) ↓ | Trainable (M) ↓ | MACs (G, fvcore) ↓ | T (ms, batch 1, cpu, 2 threads) ↓" in section
+    assert "P (M) ↓ | Trainable (M) ↓ | MACs (G, fvcore) ↓ | T (ms) ↓ |" in section
+    assert "T is the median batch-1 latency of each run (cpu, 2 threads)" in section  # the device, once
     ttl1 = next(ln for ln in section.splitlines() if "| TTL-1 (block2)" in ln and "resnet50" in ln)
     assert "| 1.5 " in ttl1 and "| 0.263 " in ttl1  # P (M) and MACs of the chosen block2 cut
 
@@ -255,7 +259,9 @@ def test_latency_benchmark_is_merged_into_the_efficiency_table(tmp_path):
     )
     board = write_report(matrix, paths).path.read_text()
     section = re.sub(r" +", " ", board[board.index("### Efficiency") : board.index("## Best per dataset")])
-    assert "| T bench (ms, batch 1, cpu, 2 threads) ↓ |" in section
+    assert (
+        "| T bench (ms) ↓ |" in section and "for the same network (cpu, 2 threads; latency.json)" in section
+    )
     row = next(ln for ln in section.splitlines() if ln.startswith("| resnet50 | FT"))
     assert row.rstrip().endswith("| 41.23 |")  # batch 1, not the batch-32 entry; no SE for one measurement
     ttl1 = next(ln for ln in section.splitlines() if "| TTL-1 (block2)" in ln and "resnet50" in ln)
@@ -291,7 +297,7 @@ def test_cells_differing_only_in_strategy_params_are_separate_rows(tmp_path):
     results = board[board.index("### Results") : board.index("## Significance")]
     rows = {r[0]: r[1] for r in (table_row(results, name) for name in ("L2-SP", "L2-SP [alpha=0.5]"))}
     # L2-SP: the default α only (the fixture's cells carry no resolved defaults); [alpha=0.5]: the ablation alone
-    assert rows == {"L2-SP": "**<u>91.00 (0.58)</u>**", "L2-SP [alpha=0.5]": "71.00 (0.58)"}
+    assert rows == {"L2-SP": "**91.00 (0.58)**★", "L2-SP [alpha=0.5]": "71.00 (0.58)"}
     assert "| FT [" not in results  # strategies whose cells share their parameters keep their plain names
     assert "L2-SP [alpha=0.5]" in board[board.index("## Significance") :]
 

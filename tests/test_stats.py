@@ -179,7 +179,8 @@ def test_friedman_false_positive_rate_is_near_nominal():
 def test_too_little_evidence_is_said_in_words_not_p_values(tmp_path):
     frame = synth_frame(datasets=3, seeds=(0, 1), effect={"lp": -0.05})
     markdown = render_significance(frame, CONFIG, tmp_path, metrics_of(frame))
-    assert "too little evidence: 2 paired seeds (a test needs ≥ 3)" in markdown
+    # in words, once per table as a numbered note, so the table's lines stay short
+    assert "| too little evidence [1] |" in markdown and "- [1] 2 paired seeds (a test needs ≥ 3)" in markdown
     assert "3 datasets with every strategy; a test across datasets needs ≥ 5" in markdown
     assert "no strategy pair has ≥ 3 paired seeds with seed-to-seed variation on any dataset" in markdown
     results = markdown.split("### Recommendation", 1)[1]
@@ -294,7 +295,7 @@ def test_unknown_baseline_and_duplicate_cells_are_user_errors(tmp_path):
     [
         ("only the baseline", "one strategy only: nothing to compare"),
         ("no baseline", "No `ft` results, so no comparison with it"),
-        ("one seed", "too little evidence: 1 paired seed (a test needs ≥ 3)"),
+        ("one seed", "too little evidence [1] |\n\n- [1] 1 paired seed (a test needs ≥ 3)"),
         ("no test metric", "No finished results with a test metric: nothing to compare."),
     ],
 )
@@ -324,6 +325,7 @@ def test_real_results_of_a_tiny_matrix_render(tmp_path):
     comparison is made, the test across datasets is refused in words."""
     from suite.catalog import SuiteCatalog
     from suite.cli import main
+    from suite.document import to_markdown
     from suite.matrix import load_matrix
     from suite.report.collect import collect
     from suite.report.select import select
@@ -340,11 +342,12 @@ def test_real_results_of_a_tiny_matrix_render(tmp_path):
     matrix = load_matrix(str(matrix_path), SuiteCatalog())
     collected = collect(matrix.cells, RunPaths(tmp_path / "results" / "tiny"))
     rows = select(collected.frame, matrix.spec.report)
-    markdown = significance_section(rows, matrix.spec.report, CONFIG, tmp_path / "plots")
+    markdown = to_markdown(significance_section(rows, matrix.spec.report, CONFIG, tmp_path / "plots"))
     assert "#### synthetic-vessels (Acc)" in markdown
     cells = [
         [c.strip() for c in line.split("|")[1:-1]] for line in markdown.splitlines() if "resnet10t" in line
     ]
     lp = next(r for r in cells if r[:2] == ["timm:resnet10t (scratch)", "LP"])
-    assert lp[2] == "3" and lp[9].startswith(("**", "no significant", "identical", "same difference"))
+    verdicts = ("**", "no significant", "identical", "same difference")
+    assert lp[2] == "3" and lp[9].startswith(verdicts)
     assert "2 strategies; the Friedman test compares 3 or more" in markdown

@@ -7,6 +7,7 @@ import pytest
 from report_fixtures import load, write_results
 from test_report import MAIN, main_spec
 
+from suite.document import to_markdown
 from suite.matrix.report import SignificanceConfig
 from suite.report.changes import changes, improved
 from suite.report.collect import collect
@@ -60,9 +61,10 @@ def test_raw_effectiveness_counts_are_the_reports_table_12(board):
 
 def test_section_from_rows_renders_and_reports_its_plots(board):
     report, rows, tmp = board
-    written = []
-    markdown = significance_section(rows, report, SignificanceConfig(), tmp / "plots", written=written)
+    files = {}
+    blocks = significance_section(rows, report, SignificanceConfig(), tmp / "plots", files=files)
+    markdown = to_markdown(blocks)
     assert "Baseline: `FT`" in markdown and "| TTL-2 (layer3.1) |" in markdown.replace("  ", "")
     assert "same difference on every seed: no seed noise to test against" in markdown
     assert "1 dataset with every strategy" in markdown
-    assert written == []  # one dataset: no Friedman test, so no CD diagram
+    assert files == {}  # one dataset: no Friedman test, so no CD diagram

@@ -1,4 +1,8 @@
-"""Figures of the two analyses (matplotlib, Agg): the CAM grid, and the SVCCA curves per cut point (Peng Fig 4/7)."""
+"""Figures of the two analyses (matplotlib, Agg): the CAM grid, and the SVCCA curves per cut point (Peng Fig 4/7).
+
+Each figure is written as PNG (linked from the leaderboard, inlined in its HTML page) and as PDF beside it, with
+fixed metadata (suite/figures.py), each file atomically.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,12 @@ import numpy as np
 from matplotlib import cm, colors
 from matplotlib.figure import Figure  # the object API: no pyplot state, no GUI backend needed
 
-CMAP = "jet"  # red = most attention, blue = least, as in Fang's figures
+from suite.figures import figure_bytes, figure_files
+from suite.results import atomic_write_bytes
+
+CMAP = "inferno"
+"""Perceptually uniform (bright yellow = most attention, black = least): equal steps in activation look like equal
+steps in colour and survive greyscale printing, where Fang's jet invents bands and hides its middle range."""
 
 
 @dataclass
@@ -107,6 +116,7 @@ def _distribution_panel(ax, curves: list[SvccaCurve], cutoff: int | None, max_ef
 
 
 def _save(fig: Figure, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    """`path` (PNG) and the same figure as PDF beside it; returns `path`."""
+    for file, data in figure_files(path, figure_bytes(fig, dpi=110, bbox_inches="tight")).items():
+        atomic_write_bytes(file, data)
     return path

@@ -2,7 +2,9 @@
 Table 11, Table 12 and the significance section are built from.
 
 The change is (mean − baseline mean) / |baseline mean| × 100, on the reported split, against the baseline row of
-the same dataset, source and architecture.
+the same dataset, source and architecture. Its standard error is the delta method's for a ratio of two means,
+SE = 100 · √(SE_m² / b² + m² · SE_b² / b⁴), with the two means' SEs over seeds treated as independent (the rows'
+seeds are not paired: either may have failed cells); NaN when either mean has a single seed.
 """
 
 from __future__ import annotations
@@ -21,6 +23,14 @@ class Change:
     baseline: Row | None
     metric: str
     percent: float  # NaN when there is no baseline or a mean is undefined
+    se: float = math.nan  # the delta method's SE of `percent` (module docstring)
+
+
+def relative_se(value: float, value_se: float, baseline: float, baseline_se: float) -> float:
+    """SE of 100 · (m − b) / |b| by the delta method, m and b independent (module docstring)."""
+    if baseline == 0 or any(math.isnan(x) for x in (value, value_se, baseline, baseline_se)):
+        return math.nan
+    return 100.0 * math.sqrt(value_se**2 / baseline**2 + value**2 * baseline_se**2 / baseline**4)
 
 
 def baselines(rows: list[Row], baseline: str) -> dict[tuple[str, str, str], Row]:
@@ -40,9 +50,11 @@ def changes(rows: list[Row], metric: str, baseline: str) -> list[Change]:
         ref = base.get((row.dataset, row.source, row.architecture))
         if ref is row:
             continue
-        value = row.metric(metric).mean
-        percent = relative_change(value, ref.metric(metric).mean) if ref else math.nan
-        out.append(Change(row, ref, metric, percent))
+        stat = row.metric(metric)
+        ref_stat = ref.metric(metric) if ref else None
+        percent = relative_change(stat.mean, ref_stat.mean) if ref_stat else math.nan
+        se = relative_se(stat.mean, stat.se, ref_stat.mean, ref_stat.se) if ref_stat else math.nan
+        out.append(Change(row, ref, metric, percent, se))
     return out
 
 

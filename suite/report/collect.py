@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from pydantic import ValidationError
 
+from suite.errors import UserError
 from suite.matrix import Cell, CellConfig
-from suite.results import CellResult, RunPaths, load_results, read_result
+from suite.results import CellResult, RunPaths, read_result
 
 KEY = ["dataset", "architecture", "source", "strategy", "params", "sweep", "seed"]
 
@@ -151,13 +153,27 @@ def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return frame
 
 
+def read_checked(path: Path) -> CellResult:
+    """A result file, or one line naming it when it is not valid JSON or not a result (a truncated copy, an edit)."""
+    try:
+        return read_result(path)
+    except ValidationError as exc:
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": str(exc)}
+        where = ".".join(map(str, first.get("loc", ()))) or "the file"
+        raise UserError(
+            f"{path}: not a valid result file ({where}: {first.get('msg')}); remove it to rerun its cell"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: cannot read the result file ({exc})") from None
+
+
 def collect(cells: list[Cell], paths: RunPaths) -> Collected:
     """One row per cell of the matrix, in the matrix's order; a result whose id matches no cell is stale."""
     results: dict[str, CellResult] = {}
     rows = []
     for cell in cells:
         path = paths.result(cell)
-        result = read_result(path) if path.is_file() else None
+        result = read_checked(path) if path.is_file() else None
         if result is None or result.cell_id != cell.id:
             rows.append(missing_row(cell))
             continue
@@ -170,6 +186,6 @@ def collect(cells: list[Cell], paths: RunPaths) -> Collected:
 
 def collect_folder(folder: Path) -> Collected:
     """Every result in a runs folder, without a matrix (the old side of `--compare`)."""
-    found = load_results(folder)
+    found = [read_checked(p) for p in sorted(folder.glob("*.json"))] if folder.is_dir() else []
     rows = [result_row(r) for r in found]
     return Collected(_frame(rows), {r.cell_id: r for r in found}, 0, folder)

@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from suite.document import Block, Bullets, Heading, Para, table
 from suite.matrix.report import CompareConfig
 from suite.report.collect import Collected
 from suite.report.naming import higher_is_better, metric_label, source_label
 from suite.report.stats import mean_se
-from suite.report.tables.format import markdown
 
 GROUP = ["dataset", "architecture", "source", "strategy", "sweep"]
 
@@ -143,19 +143,20 @@ def compare(new: Collected, old: Collected, cfg: CompareConfig) -> Comparison:
     return cmp
 
 
-def regression_section(cmp: Comparison, old_label: str, cfg: CompareConfig) -> list[str]:
-    lines = [
-        f"## Regression check against `{old_label}`",
-        "",
-        f"Flags: metric mean moved by more than {cfg.k:g}·SE of the difference (or {cfg.abs_tol:g} when SE is "
-        f"unavailable or zero); batch-1 latency changed by more than {cfg.latency_pct:g}% on the same device; "
-        "parameter count changed; a cell fails that did not fail before.",
-        "",
+def regression_section(cmp: Comparison, old_label: str, cfg: CompareConfig) -> list[Block]:
+    """What was flagged against the old results, with the limits used, and what was compared."""
+    blocks: list[Block] = [
+        Heading(2, f"Regression check against `{old_label}`"),
+        Para(
+            f"Flags: metric mean moved by more than {cfg.k:g}·SE of the difference (or {cfg.abs_tol:g} when SE is "
+            f"unavailable or zero); batch-1 latency changed by more than {cfg.latency_pct:g}% on the same device; "
+            "parameter count changed; a cell fails that did not fail before. Metric values as fractions."
+        ),
     ]
     if not cmp.flagged:
-        lines += ["**Nothing flagged.**", ""]
+        blocks.append(Para("**Nothing flagged.**"))
     else:
         kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(cmp.kinds.items()))
         headers = ["Dataset", "Architecture", "Source", "Strategy", "What", "Old", "New", "Change", "Limit"]
-        lines += [f"**{cmp.flagged} flagged** ({kinds}).", "", markdown(headers, cmp.flags), ""]
-    return lines + [f"- {line}" for line in cmp.info] + [""]
+        blocks.append(table(headers, cmp.flags, f"**{cmp.flagged} flagged** ({kinds})."))
+    return [*blocks, Bullets(tuple(cmp.info))]

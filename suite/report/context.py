@@ -1,8 +1,10 @@
 """What every leaderboard table reads: one object, so every table has one signature, `render(ctx) -> lines`.
 
 A matrix-wide table reads `ctx.by_dataset`; a per-dataset table gets a context whose `dataset` is set and reads
-`ctx.rows` and `ctx.metrics` for that dataset. Plots are written through `ctx.plot`, which records them so that
-the report can remove figures a previous report wrote and this one did not.
+`ctx.rows` and `ctx.metrics` for that dataset. A table returns document blocks (suite/document.py). Figures go
+through `ctx.plot`, which keeps their PNG and PDF bytes in `ctx.files`: the report writes every file only after
+all of them rendered, so a bad input leaves nothing half-written, and removes figures a previous report wrote and
+this one did not.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from pathlib import Path
 import pandas as pd
 
 from suite.data.lock import load_lock
+from suite.document import Block, Figure
 from suite.errors import UserError
+from suite.figures import figure_files
 from suite.matrix.report import ReportConfig
 from suite.report.select import Row, dataset_metrics
 from suite.results import CellResult, RunPaths
@@ -47,7 +51,8 @@ class ReportContext:
     bench: BatchOneLatency
     modalities: dict[str, str]
     """Dataset → its modality in datasets.lock (Davila's "medical domain")."""
-    written: list[Path] = field(default_factory=list)
+    files: dict[Path, bytes] = field(default_factory=dict)
+    """Every figure file rendered so far (PNG and PDF), written by the report at the end."""
     dataset: str | None = None
 
     @property
@@ -86,9 +91,13 @@ class ReportContext:
     def plot_path(self, *name: str) -> Path:
         return self.paths.plots / f"{file_slug(*name)}.png"  # `plots` is checked to stay inside the root
 
-    def plot(self, path: Path | None) -> list[str]:
-        """The markdown line that shows a written figure (nothing when no figure was drawn)."""
-        if path is None:
+    def plot(self, path: Path, rendered: dict[str, bytes] | None) -> list[Block]:
+        """The block that shows a rendered figure (nothing when none was drawn); its files are kept for writing."""
+        if rendered is None:
             return []
-        self.written.append(path)
-        return [f"![{path.stem}](plots/{path.name})", ""]
+        self.files.update(figure_files(path, rendered))
+        return [Figure(f"plots/{path.name}", path.stem)]
+
+    @property
+    def pngs(self) -> list[Path]:
+        return [p for p in self.files if p.suffix == ".png"]

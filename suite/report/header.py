@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from suite.document import Block, Bullets, Heading, Para
 from suite.matrix import LoadedMatrix
 from suite.report.collect import Collected
 from suite.report.select import Row, report_split
@@ -56,7 +57,8 @@ def _dates(frame: pd.DataFrame) -> str:
     return dates[0] + (f" to {dates[-1]}" if dates[-1] != dates[0] else "")
 
 
-def header(matrix: LoadedMatrix, collected: Collected, rows: list[Row]) -> list[str]:
+def header(matrix: LoadedMatrix, collected: Collected, rows: list[Row]) -> list[Block]:
+    """The title, the matrix's description and what the numbers rest on (code, data, environment, completeness)."""
     frame = collected.frame
     status = frame["status"].value_counts()
     ok, failed, missing = (int(status.get(s, 0)) for s in ("ok", "failed", "missing"))
@@ -68,23 +70,22 @@ def header(matrix: LoadedMatrix, collected: Collected, rows: list[Row]) -> list[
     stale = (
         f"; {collected.stale} stale result file(s) ignored (their config changed)" if collected.stale else ""
     )
-    lines = [f"# Leaderboard: {matrix.name}", ""]
+    blocks: list[Block] = [Heading(1, f"Leaderboard: {matrix.name}")]
     if matrix.spec.description:
-        lines += [matrix.spec.description.strip(), ""]
-    lines += [
-        f"- Matrix: `{matrix.path.name}`; datasets: {', '.join(dict.fromkeys(frame['dataset'])) or '—'}; "
+        blocks.append(Para(matrix.spec.description.strip()))
+    items = [
+        f"Matrix: `{matrix.path.name}`; datasets: {', '.join(dict.fromkeys(frame['dataset'])) or '—'}; "
         f"results dated {_dates(frame)}",
-        f"- Code: git {_counted(shas)}; datasets.lock {_counted(locks)}",
-        f"- Environment: {_counted(_environment(frame[frame['status'] == 'ok']))}",
-        f"- Compute: {compute_text(float(frame['compute_s'].fillna(0).sum()))} summed over cells{_untimed(done)}",
-        f"- Cells: {ok} finished, {failed} failed, {missing} missing (of {len(frame)}){stale}{_diverged(frame)}; "
+        f"Code: git {_counted(shas)}; datasets.lock {_counted(locks)}",
+        f"Environment: {_counted(_environment(frame[frame['status'] == 'ok']))}",
+        f"Compute: {compute_text(float(frame['compute_s'].fillna(0).sum()))} summed over cells{_untimed(done)}",
+        f"Cells: {ok} finished, {failed} failed, {missing} missing (of {len(frame)}){stale}{_diverged(frame)}; "
         f"table rows: {len(rows)}, {incomplete} incomplete (†)",
-        "- Numbers: mean (SE) over seeds, SE = sample std (ddof 1) / √n; variants and sweep points chosen on "
+        "Numbers: mean (SE) over seeds, SE = sample std (ddof 1) / √n; variants and sweep points chosen on "
         f"validation, {_reported_on(frame)}; ‼ diverged in some seeds, † fewer finished seeds than asked, "
         "‡ metric undefined in some seeds, § nothing to choose on validation.",
-        "",
     ]
-    return lines
+    return [*blocks, Bullets(tuple(items))]
 
 
 def _diverged(frame: pd.DataFrame) -> str:

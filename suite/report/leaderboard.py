@@ -1,7 +1,11 @@
-"""LEADERBOARD.md, results.csv, summary.csv and plots/*.png from a matrix's result files.
+"""LEADERBOARD.md, LEADERBOARD.html, tables.tex, results.csv, summary.csv and plots/*.png|pdf from a matrix's
+result files.
 
 The leaderboard is a pure function of the matrix and its result files (plus `--compare`'s old folder): no clock,
-everything in matrix order or sorted, so the same inputs give byte-identical files.
+everything in matrix order or sorted, so the same inputs give byte-identical files. The tables build one document
+(suite/document.py) that renders to markdown, HTML and LaTeX, so the three cannot disagree. Every file is
+rendered in memory first and written (each atomically) only when all of them rendered: a bad input stops the
+report with one line (exit 2) before anything is written.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from suite.document import Block, Bullets, Heading, Para, to_markdown
 from suite.errors import UserError, did_you_mean
 from suite.matrix import LoadedMatrix
 from suite.matrix.report import CompareConfig, ReportConfig
@@ -19,9 +24,11 @@ from suite.report.collect import KEY, Collected, collect, collect_folder
 from suite.report.compare import compare, regression_section
 from suite.report.context import ReportContext, lock_modalities
 from suite.report.header import header
+from suite.report.html import html_page
+from suite.report.latex import latex_tables
 from suite.report.select import dataset_metrics, select
 from suite.report.tables import chosen
-from suite.results import RunPaths, atomic_write_bytes
+from suite.results import RunPaths, atomic_write_many
 from suite.results.latency import BatchOneLatency
 
 LIST_CAP = 50  # failed / missing cells listed in the markdown; results.csv has every cell
@@ -32,7 +39,10 @@ class ReportOutcome:
     path: Path
     flagged: int = 0
     plots: list[Path] = field(default_factory=list)
+    """The figures as PNG (each has a PDF beside it, in `files`)."""
     summary: str = ""
+    files: list[Path] = field(default_factory=list)
+    """Every file the report wrote."""
 
 
 def _check(config: ReportConfig, frame: pd.DataFrame) -> None:
@@ -42,6 +52,17 @@ def _check(config: ReportConfig, frame: pd.DataFrame) -> None:
     for name in [*named, *config.variants]:
         if present and name not in present:
             raise UserError(f"report: strategy {did_you_mean(name, present)} (strategies of this matrix)")
+
+
+def read_latency(path: Path) -> BatchOneLatency:
+    """The matrix's latency.json, or one line naming it when it is damaged or of another format."""
+    try:
+        return BatchOneLatency.read(path)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        why = str(exc).removeprefix(f"{path}: ")
+        raise UserError(
+            f"{path}: not a usable latency file ({why}); rerun `make bench-latency` or remove it"
+        ) from None
 
 
 def context(matrix: LoadedMatrix, collected: Collected, paths: RunPaths) -> ReportContext:
@@ -54,30 +75,28 @@ def context(matrix: LoadedMatrix, collected: Collected, paths: RunPaths) -> Repo
         results=collected.results,
         paths=paths,
         runs_dir=collected.runs_dir or paths.runs,
-        bench=BatchOneLatency.read(paths.latency),
+        bench=read_latency(paths.latency),
         modalities=lock_modalities(),
     )
 
 
-def dataset_section(ctx: ReportContext) -> list[str]:
+def dataset_section(ctx: ReportContext) -> list[Block]:
     """One dataset's heading and its per-dataset tables, in the order `report: tables:` gives."""
     dataset = ctx.dataset
     seeds = sorted(ctx.frame.loc[ctx.frame["dataset"] == dataset, "seed"].unique())
-    lines = [
-        f"## {dataset}",
-        "",
-        f"Seeds asked: {', '.join(map(str, seeds))}. Main metric: {ctx.metrics[0]}.",
-        "",
+    blocks: list[Block] = [
+        Heading(2, str(dataset)),
+        Para(f"Seeds asked: {', '.join(map(str, seeds))}. Main metric: {ctx.metrics[0]}."),
     ]
     if not any(r.n_ok for r in ctx.rows):
-        return [*lines, "No finished cell yet.", ""]
-    lines += split_line(ctx)
+        return [*blocks, Para("No finished cell yet.")]
+    blocks += split_line(ctx)
     for table in chosen(ctx.config.tables, "dataset"):
-        lines += table.render(ctx)
-    return lines
+        blocks += table.render(ctx)
+    return blocks
 
 
-def split_line(ctx: ReportContext) -> list[str]:
+def split_line(ctx: ReportContext) -> list[Block]:
     """The split the dataset's results were trained and reported on, beside the paper's published sizes when the
     lock has them, and whether any patient has images in two splits (from the first finished result's record)."""
     record = next(
@@ -97,15 +116,15 @@ def split_line(ctx: ReportContext) -> list[str]:
     leaked = record.get("patients_in_two_splits") or 0
     if leaked:
         text += f"; {leaked:,} patient(s) have images in more than one split (not leakage-free)"
-    return [text + ".", ""]
+    return [Para(text + ".")]
 
 
-def tail(frame: pd.DataFrame) -> list[str]:
+def tail(frame: pd.DataFrame) -> list[Block]:
     """Failed cells with their reasons, and missing cells grouped over seeds (each list capped)."""
     if frame.empty:
         return []
     failed = [
-        f"- `{r.id}` {r.dataset} / {r.architecture} / {r.source} / {r.strategy}"
+        f"`{r.id}` {r.dataset} / {r.architecture} / {r.source} / {r.strategy}"
         f"{' / ' + r.sweep if r.sweep else ''} / seed {r.seed}: {r.error}"
         for r in frame[frame["status"] == "failed"].itertuples()
     ]
@@ -113,24 +132,25 @@ def tail(frame: pd.DataFrame) -> list[str]:
         ["dataset", "architecture", "source", "strategy", "sweep"], sort=False
     )
     missing = [
-        f"- {d} / {a} / {s} / {st}{' / ' + sw if sw else ''}: {len(g)} seed(s)"
+        f"{d} / {a} / {s} / {st}{' / ' + sw if sw else ''}: {len(g)} seed(s)"
         for (d, a, s, st, sw), g in groups
     ]
     return _listing("Failed cells", failed) + _listing("Missing cells", missing)
 
 
-def _listing(title: str, items: list[str], cap: int = LIST_CAP) -> list[str]:
+def _listing(title: str, items: list[str], cap: int = LIST_CAP) -> list[Block]:
     if not items:
         return []
-    more = [f"- … and {len(items) - cap} more (all are in results.csv)"] if len(items) > cap else []
-    return [f"## {title}", "", *items[:cap], *more, ""]
+    more = [f"… and {len(items) - cap} more (all are in results.csv)"] if len(items) > cap else []
+    return [Heading(2, title), Bullets(tuple([*items[:cap], *more]))]
 
 
-def _csvs(ctx: ReportContext, root: Path) -> None:
+def _csvs(ctx: ReportContext) -> dict[str, bytes]:
+    """results.csv (one row per cell) and summary.csv (one row per table row × metric), as bytes."""
     frame = ctx.frame.drop(columns=["order"], errors="ignore")
     if not frame.empty:
         frame = frame.assign(metrics=frame["metrics"].map(";".join)).sort_values(KEY, kind="stable")
-    atomic_write_bytes(root / "results.csv", frame.to_csv(index=False, lineterminator="\n").encode())
+    out = {"results.csv": frame.to_csv(index=False, lineterminator="\n").encode()}
     records = []
     for row in ctx.all_rows:
         metrics = dataset_metrics(ctx.frame, row.dataset, ctx.config)
@@ -152,9 +172,8 @@ def _csvs(ctx: ReportContext, root: Path) -> None:
                     "seeds_asked": row.expected,
                 }
             )
-    atomic_write_bytes(
-        root / "summary.csv", pd.DataFrame(records).to_csv(index=False, lineterminator="\n").encode()
-    )
+    out["summary.csv"] = pd.DataFrame(records).to_csv(index=False, lineterminator="\n").encode()
+    return out
 
 
 def write_report(
@@ -167,7 +186,7 @@ def write_report(
     collected = collect(matrix.cells, paths)
     _check(matrix.spec.report, collected.frame)
     ctx = context(matrix, collected, paths)
-    body: list[str] = []
+    body: list[Block] = []
     for dataset in ctx.datasets:
         body += dataset_section(ctx.for_dataset(dataset))
     for table in chosen(ctx.config.tables, "matrix"):
@@ -183,12 +202,34 @@ def write_report(
         outcome.summary = "\n".join(
             f"  {' / '.join(f[:4])}: {f[4]} {f[5]} → {f[6]} ({f[7]})" for f in cmp.flags
         )
-    text = "\n".join([*header(matrix, collected, ctx.all_rows), *body]).rstrip("\n") + "\n"
-    atomic_write_bytes(outcome.path, text.encode())
-    _csvs(ctx, paths.root)
-    _prune_plots(paths.plots, ctx.written)
-    outcome.plots = ctx.written
+    document = [*header(matrix, collected, ctx.all_rows), *body]
+    files = rendered_files(document, ctx, f"Leaderboard: {matrix.name}")
+    write_all(files)
+    _prune_plots(paths.plots, list(ctx.files))
+    outcome.plots, outcome.files = ctx.pngs, list(files)
     return outcome
+
+
+def rendered_files(document: list[Block], ctx: ReportContext, title: str) -> dict[Path, bytes]:
+    """Every file of the report, in memory: the three renderings of the document, the CSVs and the figures."""
+    root = ctx.paths.root
+    files = {
+        root / "LEADERBOARD.md": to_markdown(document).encode(),
+        root / "LEADERBOARD.html": html_page(document, title, root, ctx.files).encode(),
+        root / "tables.tex": latex_tables(document, title).encode(),
+        **{root / name: data for name, data in _csvs(ctx).items()},
+    }
+    return {**files, **ctx.files}
+
+
+def write_all(files: dict[Path, bytes]) -> None:
+    """Write every file of the report as one step (suite/results/store.py: all staged before any is renamed into
+    place); a folder that cannot be written is one line, and the previous report stays as it was."""
+    try:
+        atomic_write_many(files)
+    except OSError as exc:
+        folder = next(iter(files)).parent
+        raise UserError(f"{folder}: cannot write the report there ({exc.strerror or exc})") from None
 
 
 def resolve_old(folder: Path, matrix_name: str) -> Path:
@@ -202,9 +243,9 @@ def resolve_old(folder: Path, matrix_name: str) -> Path:
 
 
 def _prune_plots(folder: Path, written: list[Path]) -> None:
-    """Remove PNGs a previous report wrote that this one did not, so plots/ matches the leaderboard."""
+    """Remove figures (PNG and PDF) a previous report wrote that this one did not, so plots/ matches it."""
     keep = {p.name for p in written}
     if folder.is_dir():
-        for png in sorted(folder.glob("*.png")):
-            if png.name not in keep:
-                png.unlink()
+        for figure in sorted([*folder.glob("*.png"), *folder.glob("*.pdf")]):
+            if figure.name not in keep:
+                figure.unlink()

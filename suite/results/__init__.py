@@ -12,6 +12,7 @@ from suite.results.schema import (
 )
 from suite.results.store import (
     atomic_write_bytes,
+    atomic_write_many,
     load_results,
     read_result,
     sanitise,
@@ -30,6 +31,7 @@ __all__ = [
     "RunPaths",
     "SplitMetrics",
     "atomic_write_bytes",
+    "atomic_write_many",
     "list_artifacts",
     "load_results",
     "read_result",

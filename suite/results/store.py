@@ -40,15 +40,9 @@ def new_file_mode() -> int:
     return 0o666 & ~_umask()
 
 
-def atomic_write_bytes(path: Path, payload: bytes) -> None:
-    """Write to a temporary file in the same folder, fsync, then rename over `path`.
-
-    `mkstemp` creates the temporary file 0600; it gets the mode a plain `open` would have given (0666 less the
-    umask) before the rename, so a results folder or datasets.lock shared by a group (umask 002) stays readable and
-    writable by the group, as any other file the group's tools write there.
-    """
+def _staged(path: Path, payload: bytes, mode: int) -> Path:
+    """`payload` in a finished (fsynced) temporary file beside `path`, with `mode`; removed again on failure."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    mode = new_file_mode()
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
@@ -56,10 +50,41 @@ def atomic_write_bytes(path: Path, payload: bytes) -> None:
             f.write(payload)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return Path(tmp)
+
+
+def atomic_write_bytes(path: Path, payload: bytes) -> None:
+    """Write to a temporary file in the same folder, fsync, then rename over `path`.
+
+    `mkstemp` creates the temporary file 0600; it gets the mode a plain `open` would have given (0666 less the
+    umask) before the rename, so a results folder or datasets.lock shared by a group (umask 002) stays readable and
+    writable by the group, as any other file the group's tools write there.
+    """
+    tmp = _staged(path, payload, new_file_mode())
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_many(files: dict[Path, bytes]) -> None:
+    """Write several files as one step, as far as a file system allows: every file is staged (written and
+    fsynced beside its target) before any is renamed into place, so a failure while writing (a full disk, a
+    read-only folder) leaves every target as it was; only the renames, which do not write data, come after."""
+    mode, staged = new_file_mode(), []
+    try:
+        for path, payload in files.items():
+            staged.append((_staged(path, payload, mode), path))
+    except BaseException:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+        raise
+    for tmp, path in staged:
+        os.replace(tmp, path)
 
 
 def write_result(result: CellResult, path: Path) -> None:

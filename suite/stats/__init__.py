@@ -11,11 +11,12 @@ Pure functions on the report's frame (one row per finished cell). The tests and 
 - Too little evidence (thresholds in `SignificanceConfig`): fewer than 3 paired seeds → no per-dataset test; fewer
   than 5 datasets (autorank's own floor) or 3 strategies → no Friedman test; the section says so in words.
 
-Entry point: `render_significance(frame, config, plots_dir, metrics) -> markdown`.
+Entry points: `significance_blocks(frame, config, plots_dir, metrics) -> document blocks` (the report's section, its
+figures kept for the report to write) and `render_significance(...) -> markdown` (the same, standalone).
 """
 
 from __future__ import annotations
 
-from suite.stats.render import render_significance
+from suite.stats.render import render_significance, significance_blocks
 
-__all__ = ["render_significance"]
+__all__ = ["render_significance", "significance_blocks"]

@@ -13,12 +13,12 @@ import contextlib
 import io
 import warnings
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
 from autorank import autorank, plot_stats
 
+from suite.figures import figure_bytes
 from suite.matrix.report import SignificanceConfig
 
 
@@ -99,8 +99,9 @@ def friedman_nemenyi(means: pd.DataFrame, block: list[str], config: Significance
     return outcome
 
 
-def cd_diagram(outcome: RankOutcome, title: str, path: Path) -> Path:
-    """autorank's CD diagram with a title line that says what was tested; written as PNG (no version stamp)."""
+def cd_diagram(outcome: RankOutcome, title: str) -> dict[str, bytes]:
+    """autorank's CD diagram with a title line that says what was tested, as PNG and PDF bytes with no version
+    or date stamp (suite/figures.py)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ax = plot_stats(
@@ -112,7 +113,7 @@ def cd_diagram(outcome: RankOutcome, title: str, path: Path) -> Path:
     fig.set_size_inches(width, height + extra)
     ax.set_position([0.0, 0.0, 1.0, height / (height + extra)])
     fig.text(0.5, 1.0 - 0.12 / (height + extra), title, ha="center", va="top", fontsize=9)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120, metadata={"Software": None})
-    plt.close(fig)
-    return path
+    try:
+        return figure_bytes(fig, dpi=120)
+    finally:
+        plt.close(fig)

@@ -1,7 +1,7 @@
 """The leaderboard's tables. Importing this package registers them.
 
-Default order (each table's `order`): per dataset davila, checkpoints, relative, efficiency, two_step,
-per_class, roc; after every dataset best, effectiveness, significance. Each module registers its table with `@table(name, scope, order)`
+Default order (each table's `order`): per dataset davila, checkpoints, relative, efficiency, pareto, two_step,
+per_class, learning_curves, roc; after every dataset best, effectiveness, significance. Each module registers its table with `@table(name, scope, order)`
 (suite/report/tables/registry.py).
 """
 
@@ -9,6 +9,8 @@ from suite.report.tables import (
     checkpoints,  # noqa: F401  (checkpoints)
     davila,  # noqa: F401  (registers davila)
     efficiency,  # noqa: F401  (efficiency)
+    learning,  # noqa: F401  (learning_curves)
+    pareto,  # noqa: F401  (pareto)
     per_class,  # noqa: F401  (per_class)
     relative,  # noqa: F401  (relative)
     roc,  # noqa: F401  (roc)

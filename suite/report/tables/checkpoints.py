@@ -8,14 +8,16 @@ some row of the dataset trains in more than one phase.
 
 from __future__ import annotations
 
+from suite.document import Block, Heading
+from suite.document import table as make_table
 from suite.report.context import ReportContext
 from suite.report.select import Row, ordered
-from suite.report.tables.format import EMPTY, layout, markdown
+from suite.report.tables.format import EMPTY, layout
 from suite.report.tables.registry import table
 
 
 @table("checkpoints", scope="dataset", order=15)
-def checkpoints_section(ctx: ReportContext) -> list[str]:
+def checkpoints_section(ctx: ReportContext) -> list[Block]:
     rows = [r for r in ctx.rows if r.n_ok and "phases" in r.ok and (r.ok["phases"] > 1).any()]
     if not rows:
         return []
@@ -27,14 +29,13 @@ def checkpoints_section(ctx: ReportContext) -> list[str]:
         cells = lay.line_cells(line)
         cells += [_checkpoint(grid[(*line, a)]) if (*line, a) in grid else "" for a in archs]
         body.append(cells)
-    return [
-        "### Checkpoints of multi-phase strategies",
-        "",
+    caption = (
         "The best epoch (mean over seeds, of the epochs run) and the training phase the kept weights come from; "
-        "`train.checkpoint: final-phase` (the default) keeps the best state of the final phase.",
-        "",
-        markdown(lay.head() + [lay.arch(a) for a in archs], body),
-        "",
+        "`train.checkpoint: final-phase` (the default) keeps the best state of the final phase."
+    )
+    return [
+        Heading(3, "Checkpoints of multi-phase strategies"),
+        make_table(lay.head() + [lay.arch(a) for a in archs], body, caption),
     ]
 
 

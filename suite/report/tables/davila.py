@@ -1,51 +1,54 @@
 """Per-dataset results in Davila et al.'s layout (their Tables 3-10), plus what validation chose.
 
 Rows are strategies (with the source when a dataset has several), columns architecture × the dataset's primary
-metrics, cells "mean (SE)" over seeds. Bold: the best per architecture and metric; bold and underlined: the best
-of that metric over all architectures. Ties, as printed, share the emphasis.
+metrics, cells "mean (SE)" over seeds. Bold: the best per architecture and metric; the best of that metric over
+all architectures is bold and underlined in HTML and LaTeX, bold with ★ in markdown (which cannot underline).
+Ties, as printed, share the emphasis.
 """
 
 from __future__ import annotations
 
+from suite.document import Block, Heading, Legend, Table
+from suite.document import table as make_table
 from suite.matrix.report import ReportConfig
 from suite.report.context import ReportContext
 from suite.report.naming import arrow, higher_is_better, metric_label
 from suite.report.select import Row, ordered
-from suite.report.tables.format import Notes, emphasise, fmt_stat, layout, markdown, scaled, winners
+from suite.report.tables.format import (
+    Notes,
+    decimals_of,
+    emphasise,
+    factor_of,
+    fmt_stat,
+    layout,
+    unit_text,
+    winners,
+)
 from suite.report.tables.registry import table
+
+__all__ = ["davila_section", "davila_table", "decimals_of", "factor_of", "selection_table"]
+LEGEND = Legend("best per architecture and metric", "best over all architectures")
 
 
 @table("davila", scope="dataset", order=10)
-def davila_section(ctx: ReportContext) -> list[str]:
+def davila_section(ctx: ReportContext) -> list[Block]:
     """Rows strategies, columns architecture × metric, and what validation chose."""
     rows = ctx.rows
-    heading = ["### Results (Davila layout)", ""]
-    return [*heading, *davila_table(rows, ctx.metrics, ctx.config), *selection_table(rows, ctx.config)]
-
-
-def decimals_of(config: ReportConfig) -> int:
-    return 2 if config.scale == "percent" else 3
-
-
-def factor_of(metric: str, config: ReportConfig) -> float:
-    return scaled(metric, 1.0, config.scale == "percent")
+    heading = Heading(3, "Results (Davila layout)")
+    return [heading, davila_table(rows, ctx.metrics, ctx.config), *selection_table(rows, ctx.config)]
 
 
 def caption(rows: list[Row], config: ReportConfig) -> str:
     split = rows[0].split if rows else "test"
-    unit = "in %" if config.scale == "percent" else "as fractions"
     where = (
         "Test-split"
         if split == "test"
         else "Validation-split (the dataset has no test split, so these numbers are not held out)"
     )
-    return (
-        f"{where} mean (SE) over seeds, {unit}. **Bold**: best per architecture and metric; "
-        "**<u>bold underlined</u>**: best over all architectures."
-    )
+    return f"{where} mean (SE) over seeds, {unit_text(config)}."
 
 
-def davila_table(rows: list[Row], metrics: list[str], config: ReportConfig) -> list[str]:
+def davila_table(rows: list[Row], metrics: list[str], config: ReportConfig) -> Table:
     decimals = decimals_of(config)
     lay = layout(rows)
     lines = ordered(rows, lay.line)
@@ -83,14 +86,13 @@ def davila_table(rows: list[Row], metrics: list[str], config: ReportConfig) -> l
                     cells.append("")
                     continue
                 text = fmt_stat(stats[key], decimals, factor_of(m, config))
-                text = emphasise(text, key in bold, key in underline)
-                cells.append(text + notes.flag(grid[(*line, a)], stats[key], metric_label(m)))
+                mark = notes.flag(grid[(*line, a)], stats[key], metric_label(m))
+                cells.append(emphasise(text, key in bold, key in underline, mark))
         body.append(cells)
-    out = [caption(rows, config), "", markdown(headers, body), ""]
-    return out + notes.lines()
+    return make_table(headers, body, caption(rows, config), notes.items(), LEGEND)
 
 
-def selection_table(rows: list[Row], config: ReportConfig) -> list[str]:
+def selection_table(rows: list[Row], config: ReportConfig) -> list[Block]:
     """What validation chose, per row and architecture; empty when no row had anything to choose."""
     chosen = [r for r in rows if r.candidates > 1 or r.choice]
     if not chosen:
@@ -108,13 +110,11 @@ def selection_table(rows: list[Row], config: ReportConfig) -> list[str]:
         body.append(cells)
     metric = chosen[0].select_metric
     reported = "on test" if chosen[0].split == "test" else "on validation too (not held out: no test split)"
-    return [
-        f"Chosen on the validation {metric_label(metric)} (mean over seeds; complete candidates first), "
-        f"then reported {reported}:",
-        "",
-        markdown(lay.head() + [lay.arch(a) for a in archs], body),
-        "",
-    ]
+    text = (
+        f"Chosen on the validation {metric_label(metric)} (mean over seeds, {unit_text(config)}; complete "
+        f"candidates first), then reported {reported}:"
+    )
+    return [make_table(lay.head() + [lay.arch(a) for a in archs], body, text)]
 
 
 def _choice_text(row: Row, decimals: int, config: ReportConfig) -> str:

@@ -1,7 +1,7 @@
 """Efficiency in Peng et al.'s layout (their Tables 1-3): the primary metrics beside P (M), MACs (G) and T (ms).
 
 P is the parameter count of the model as the strategy left it (TTL and TF shrink it), MACs come from the named
-counter (`report.macs_counter`), T is the batch-1 median latency, with its device in the header. A trainable-
+counter (`report.macs_counter`), T is the batch-1 median latency, with its device in the caption. A trainable-
 parameter column is added (LP and LoRA train a small share of P). When `make bench-latency` wrote the matrix's
 latency.json, its pytest-benchmark median is a further column: one quiet, dedicated measurement per network, where
 T comes from each training run's own process. Bold: the best of each column in the table.
@@ -12,23 +12,35 @@ from __future__ import annotations
 import math
 
 from suite.data.lock import lock_entry
+from suite.document import Block, Heading, Table
+from suite.document import table as make_table
 from suite.errors import UserError
 from suite.matrix.report import ReportConfig
 from suite.report.context import ReportContext
 from suite.report.naming import arrow, higher_is_better, metric_label, source_label
 from suite.report.select import Row, ordered
 from suite.report.stats import Stat, mean_se
-from suite.report.tables.davila import decimals_of, factor_of
-from suite.report.tables.format import EMPTY, Notes, emphasise, fmt_stat, markdown, winners
+from suite.report.tables.format import (
+    EMPTY,
+    Notes,
+    decimals_of,
+    emphasise,
+    factor_of,
+    fmt_stat,
+    unit_text,
+    winners,
+)
 from suite.report.tables.registry import table
 from suite.results.latency import BatchOneLatency
 from suite.strategies import STRATEGIES
 
 
 @table("efficiency", scope="dataset", order=30)
-def efficiency_section(ctx: ReportContext) -> list[str]:
-    lines = efficiency_table(ctx.rows, ctx.metrics, ctx.config, ctx.bench)
-    return ["### Efficiency (Peng layout)", "", *lines]
+def efficiency_section(ctx: ReportContext) -> list[Block]:
+    return [
+        Heading(3, "Efficiency (Peng layout)"),
+        efficiency_table(ctx.rows, ctx.metrics, ctx.config, ctx.bench),
+    ]
 
 
 def _sig(value: float) -> str:
@@ -37,7 +49,7 @@ def _sig(value: float) -> str:
 
 
 def _device(rows: list[Row]) -> tuple[str, bool]:
-    """The latency device (and threads) for the header, and whether it is the same for every row."""
+    """The latency device (and threads) for the caption, and whether it is the same for every row."""
     found = set()
     for row in rows:
         ok = row.ok
@@ -64,7 +76,7 @@ def _bench_stat(row: Row, bench: BatchOneLatency) -> Stat:
 
 def efficiency_table(
     rows: list[Row], metrics: list[str], config: ReportConfig, bench: BatchOneLatency | None = None
-) -> list[str]:
+) -> Table:
     decimals = decimals_of(config)
     counter = config.macs_counter
     device, uniform = _device(rows)
@@ -74,8 +86,8 @@ def efficiency_table(
         ("params_total", "P (M) ↓"),
         ("params_trainable", "Trainable (M) ↓"),
         (f"macs_{counter}", f"MACs (G, {counter}) ↓"),
-        ("latency_ms", f"T (ms, batch 1, {device}) ↓"),
-        *([("bench_ms", f"T bench (ms, batch 1, {bench.device}) ↓")] if bench else []),
+        ("latency_ms", "T (ms) ↓"),
+        *([("bench_ms", "T bench (ms) ↓")] if bench else []),
     ]
     multi_source = len({r.source for r in rows}) > 1
     order = sorted(
@@ -102,28 +114,25 @@ def efficiency_table(
             stat = stats[(i, key)]
             text = _text(stat, key, metrics, decimals, config, row, uniform)
             flag = notes.flag(row, stat, metric_label(key), incomplete=False) if key in metrics else ""
-            cells.append(emphasise(text, (i, key) in best, False) + flag)
+            cells.append(emphasise(text, (i, key) in best, False, flag))
         body.append(cells)
     headers = ["Architecture"] + (["Source"] if multi_source else []) + ["Method"] + [h for _, h in columns]
-    lines = [
-        f"Mean over seeds; metrics as mean (SE) ±SD (Peng reports mean ± SD). MACs counted by {counter} at the "
-        "recorded input size; "
-        "T is the median batch-1 latency of each run, averaged over seeds"
+    caption = (
+        f"Mean over seeds; metrics as mean (SE) ±SD {unit_text(config)} (Peng reports mean ± SD). MACs counted "
+        f"by {counter} at the recorded input size; T is the median batch-1 latency of each run ({device}), averaged "
+        "over seeds"
         + (
-            "; T bench is `make bench-latency`'s median for the same network (latency.json)."
+            f"; T bench is `make bench-latency`'s median for the same network ({bench.device}; latency.json)."
             if bench
             else "."
-        ),
-        "",
-        markdown(headers, body),
-        "",
-    ]
-    if all(
+        )
+    )
+    unrecorded = all(
         not stats[(i, "latency_ms")].defined and not stats[(i, f"macs_{counter}")].defined
         for i in range(len(order))
-    ):
-        lines += ["MACs and latency are not recorded in these results (suite/profiling.py writes them).", ""]
-    return lines + notes.lines()
+    )
+    extra = ["MACs and latency are not recorded in these results (suite/profiling writes them)."] * unrecorded
+    return make_table(headers, body, caption, [*extra, *notes.items()])
 
 
 def _value(stat: Stat, key: str, config: ReportConfig) -> float:

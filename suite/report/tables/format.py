@@ -1,4 +1,7 @@
-"""Shared table formatting: "mean (SE)" cells, bold/underline of the best, footnote flags, markdown via tabulate.
+"""Shared table formatting: "mean (SE)" cells, emphasis of the best, footnote flags, units.
+
+Units: every metric that is a proportion (all but the loss) is printed in one unit throughout the report,
+`report.scale` (percent by default, as Davila prints them; or fractions), and each table's caption says which.
 
 Flags in cells: ‼ some finished seed diverged (validation loss far above chance level: not a trained model's numbers);
 † the row has fewer finished seeds than the matrix asks for (failed or missing cells);
@@ -13,8 +16,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from tabulate import tabulate
-
+from suite.document import Cell
+from suite.matrix.report import ReportConfig
 from suite.report.naming import source_label
 from suite.report.select import Row
 from suite.report.stats import Stat
@@ -23,14 +26,23 @@ EMPTY = "—"
 UNDEFINED = "n/a"
 
 
-def markdown(headers: Sequence[str], body: Sequence[Sequence[str]]) -> str:
-    """A GitHub markdown table; cells are strings already (no number parsing, so nothing is reformatted)."""
-    return tabulate(body, headers=list(headers), tablefmt="github", disable_numparse=True)
-
-
 def scaled(metric: str, value: float, percent: bool) -> float:
     """Davila prints metrics in %; loss (not a proportion) is never scaled."""
     return value * 100.0 if percent and metric != "loss" and not math.isnan(value) else value
+
+
+def decimals_of(config: ReportConfig) -> int:
+    """Two decimals in percent (87.08), three as fractions (0.871): the same digits either way."""
+    return 2 if config.scale == "percent" else 3
+
+
+def factor_of(metric: str, config: ReportConfig) -> float:
+    return scaled(metric, 1.0, config.scale == "percent")
+
+
+def unit_text(config: ReportConfig) -> str:
+    """The unit of metric values, for captions: `in %` or `as fractions (0–1)`."""
+    return "in %" if config.scale == "percent" else "as fractions (0–1)"
 
 
 def fmt_stat(stat: Stat, decimals: int, factor: float = 1.0, se: bool = True) -> str:
@@ -53,10 +65,9 @@ def winners(values: dict[tuple, float], higher: bool, decimals: int) -> set[tupl
     return {k for k, v in shown.items() if v == best}
 
 
-def emphasise(text: str, bold: bool, underline: bool) -> str:
-    if underline:
-        text = f"<u>{text}</u>"
-    return f"**{text}**" if bold or underline else text
+def emphasise(text: str, bold: bool, best: bool, mark: str = "") -> Cell:
+    """A cell in bold (best of its column or group) or best of the whole table, with its footnote flags."""
+    return Cell(text, bold=bold or best, best=best, mark=mark)
 
 
 def row_name(row: Row, with_arch: bool = True) -> str:
@@ -107,12 +118,12 @@ class Notes:
             )
         return marks
 
-    def lines(self) -> list[str]:
-        out = [f"- ‼ {name}: {text}" for name, text in self.diverged.items()]
-        out += [f"- † {name}: {text}" for name, text in self.incomplete.items()]
-        out += [f"- ‡ {name}: {text}" for name, text in self.partial.items()]
-        out += [f"- § {name}: {text}" for name, text in self.unchosen.items()]
-        return [*out, ""] if out else []
+    def items(self) -> list[str]:
+        """The footnotes, one per flagged row (or row and metric), for a table's `notes`."""
+        out = [f"‼ {name}: {text}" for name, text in self.diverged.items()]
+        out += [f"† {name}: {text}" for name, text in self.incomplete.items()]
+        out += [f"‡ {name}: {text}" for name, text in self.partial.items()]
+        return out + [f"§ {name}: {text}" for name, text in self.unchosen.items()]
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,10 @@
 """The leaderboard's tables, registered by name: adding a table is one module with one decorated function.
 
     @table("davila", scope="dataset", order=10)
-    def davila_section(ctx: ReportContext) -> list[str]: ...
+    def davila_section(ctx: ReportContext) -> list[Block]: ...
+
+A table returns document blocks (suite/document.py: headings, paragraphs, tables, figures), from which the report
+writes LEADERBOARD.md, LEADERBOARD.html and tables.tex, so the three show the same data.
 
 `scope="dataset"` tables appear in every dataset's section, `"matrix"` tables after all of them. A matrix's
 `report: tables:` chooses which appear and in what order (within each scope); by default every registered table
@@ -14,11 +17,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from suite.document import Block
 from suite.registry import Registry
 from suite.report.context import ReportContext
 
 Scope = Literal["dataset", "matrix"]
-Render = Callable[[ReportContext], list[str]]
+Render = Callable[[ReportContext], list[Block]]
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from suite.document import Block, Heading, Para
 from suite.lazy import lazy_module
 from suite.matrix.report import ReportConfig, SignificanceConfig
 from suite.report.changes import baselines
@@ -27,13 +28,12 @@ UNKNOWN = "unknown"
 
 
 @table("significance", scope="matrix", order=30)
-def significance_table(ctx: ReportContext) -> list[str]:
+def significance_table(ctx: ReportContext) -> list[Block]:
     config = ctx.config
     plots_dir = ctx.paths.plots
-    section = significance_section(
-        ctx.all_rows, config, config.significance, plots_dir, ctx.modalities, written=ctx.written
+    return significance_section(
+        ctx.all_rows, config, config.significance, plots_dir, ctx.modalities, files=ctx.files
     )
-    return [*section.splitlines(), ""]
 
 
 def with_modality(frame: pd.DataFrame, modalities: Mapping[str, str] | None = None) -> pd.DataFrame:
@@ -75,10 +75,11 @@ def significance_section(
     plots_dir: Path,
     modalities: Mapping[str, str] | None = None,
     *,
-    written: list[Path] | None = None,
-) -> str:
-    """The markdown of the section for the report's chosen rows; unset settings follow the report's own
-    (`baseline`, `effectiveness_pct`, `metrics[0]`), so both Table 12s count the same experiments."""
+    files: dict[Path, bytes] | None = None,
+) -> list[Block]:
+    """The section for the report's chosen rows, its CD diagrams' bytes into `files`; unset settings follow the
+    report's own (`baseline`, `effectiveness_pct`, `metrics[0]`, `scale`), so both Table 12s count the same
+    experiments and every table shows the same unit."""
     given = config.model_fields_set
     baseline = config.baseline if "baseline" in given else report.baseline
     explicit = "baseline" in given or "baseline" in report.model_fields_set
@@ -89,15 +90,19 @@ def significance_section(
     }
     frame = frame_from_rows(rows, baseline)
     if frame.empty:
-        return "## Significance: which strategy should I use?\n\nNo finished test-split results to compare.\n"
+        return [
+            Heading(2, "Significance: which strategy should I use?"),
+            Para("No finished test-split results to compare."),
+        ]
     override = config.metric or (report.metrics[0] if report.metrics else None)
     metrics = ranking_metrics(frame, override)
-    return stats.render_significance(
+    return stats.significance_blocks(
         with_modality(frame, modalities),
         config.model_copy(update=update),
         plots_dir,
         metrics,
         link=Path(plots_dir).name,
-        written=written,
+        files=files,
         require_baseline=explicit,
+        percent=report.scale == "percent",
     )

@@ -9,30 +9,42 @@ from __future__ import annotations
 
 import math
 
+from suite.document import Block, Heading, Para
+from suite.document import table as make_table
 from suite.matrix.report import ReportConfig
 from suite.report.changes import changes, improved
 from suite.report.context import ReportContext
 from suite.report.naming import higher_is_better, metric_label, source_label, strategy_label
 from suite.report.select import Row, ordered
-from suite.report.tables.davila import decimals_of, factor_of
-from suite.report.tables.format import EMPTY, Notes, emphasise, fmt_stat, markdown
+from suite.report.tables.format import (
+    EMPTY,
+    Notes,
+    decimals_of,
+    emphasise,
+    factor_of,
+    fmt_stat,
+    unit_text,
+)
 from suite.report.tables.registry import table
 
 
 @table("best", scope="matrix", order=10)
-def best_section(ctx: ReportContext) -> list[str]:
+def best_section(ctx: ReportContext) -> list[Block]:
     by_dataset = ctx.by_dataset
-    return ["## Best per dataset (Davila Table 11)", "", *best_table(by_dataset, ctx.modalities, ctx.config)]
+    return [
+        Heading(2, "Best per dataset (Davila Table 11)"),
+        *best_table(by_dataset, ctx.modalities, ctx.config),
+    ]
 
 
 @table("effectiveness", scope="matrix", order=20)
-def effectiveness_section(ctx: ReportContext) -> list[str]:
-    return ["## Effectiveness (Davila Table 12)", "", *effectiveness_table(ctx.by_dataset, ctx.config)]
+def effectiveness_section(ctx: ReportContext) -> list[Block]:
+    return [Heading(2, "Effectiveness (Davila Table 12)"), *effectiveness_table(ctx.by_dataset, ctx.config)]
 
 
 def best_table(
     by_dataset: dict[str, tuple[list[Row], list[str]]], domains: dict[str, str], config: ReportConfig
-) -> list[str]:
+) -> list[Block]:
     """One line per dataset: its best row on the main metric, and that row's % change over the baseline."""
     notes = Notes()
     multi_source = any(len({r.source for r in rows}) > 1 for rows, _ in by_dataset.values())
@@ -57,7 +69,7 @@ def best_table(
         cells += [best.full_label, metric_label(main), value, gain]
         body.append(cells)
     if not body:
-        return ["No dataset has a finished row yet.", ""]
+        return [Para("No dataset has a finished row yet.")]
     headers = ["Dataset", "Domain", "Architecture"] + (["Source"] if multi_source else [])
     all_test = all(rows[0].split == "test" for rows, _ in by_dataset.values() if rows)
     headers += [
@@ -68,20 +80,17 @@ def best_table(
     ]
     picked = "validation" if config.best_by == "val" else "test (as Davila did; optimistic)"
     reported = "test" if all_test else "reported (test, or validation where a dataset has no test split)"
-    return [
+    caption = (
         f"Best architecture + strategy per dataset, picked on the {picked} mean of the main metric; "
-        f"improvement = relative change of the {reported} mean over {strategy_label(config.baseline)} "
-        "with the same architecture and source.",
-        "",
-        markdown(headers, body),
-        "",
-        *notes.lines(),
-    ]
+        f"mean (SE) {unit_text(config)}; improvement = relative change of the {reported} mean over "
+        f"{strategy_label(config.baseline)} with the same architecture and source, in % of it."
+    )
+    return [make_table(headers, body, caption, notes.items())]
 
 
 def effectiveness_table(
     by_dataset: dict[str, tuple[list[Row], list[str]]], config: ReportConfig
-) -> list[str]:
+) -> list[Block]:
     """Per strategy × architecture: experiments (dataset, source) that beat the baseline by > threshold."""
     wins: dict[tuple[str, str], list[int]] = {}  # (label, arch) → [wins, comparisons]
     all_rows = [r for rows, _ in by_dataset.values() for r in rows]
@@ -95,7 +104,7 @@ def effectiveness_table(
             tally[1] += 1
             incomplete += not (change.row.complete and change.baseline.complete)
     if not wins:
-        return [f"No strategy could be compared with {strategy_label(config.baseline)}.", ""]
+        return [Para(f"No strategy could be compared with {strategy_label(config.baseline)}.")]
     labels = [lab for lab in ordered(all_rows, lambda r: r.label) if any(k[0] == lab for k in wins)]
     archs = [a for a in ordered(all_rows, lambda r: r.architecture) if any(k[1] == a for k in wins)]
     totals = {lab: [sum(wins.get((lab, a), [0, 0])[i] for a in archs) for i in (0, 1)] for lab in labels}
@@ -112,17 +121,15 @@ def effectiveness_table(
     body.append(
         ["Total", *[emphasise(str(arch_wins[a]), arch_wins[a] == top_arch, False) for a in archs], "", ""]
     )
-    lines = [
+    caption = (
         f"Experiments (dataset × source) where the strategy's test mean of the main metric beats "
         f"{strategy_label(config.baseline)} of the same architecture by more than {config.effectiveness_pct:g}% "
-        "(relative), as wins/comparisons; effectiveness = wins / comparisons.",
-        "",
-        markdown(["Strategy", *archs, "Total", "Effectiveness (%)"], body),
-        "",
-    ]
-    if incomplete:
-        lines += [f"{incomplete} comparison(s) involve rows with fewer finished seeds than asked (†).", ""]
-    return lines
+        "(relative), as wins/comparisons; effectiveness = wins / comparisons, in %."
+    )
+    notes = [f"{incomplete} comparison(s) involve rows with fewer finished seeds than asked (†)."] * bool(
+        incomplete
+    )
+    return [make_table(["Strategy", *archs, "Total", "Effectiveness (%)"], body, caption, notes)]
 
 
 def _count(tally: list[int] | None) -> str:

@@ -11,23 +11,27 @@ from __future__ import annotations
 
 import math
 
+from suite.document import Block, Heading, Table
+from suite.document import table as make_table
 from suite.matrix.cell import CHAIN
 from suite.report.context import ReportContext
 from suite.report.naming import metric_label, source_label, strategy_label
 from suite.report.select import Row, ordered
 from suite.report.stats import relative_change
-from suite.report.tables.format import EMPTY, Notes, markdown
+from suite.report.tables.format import EMPTY, Notes
 from suite.report.tables.registry import table
 
 
 @table("two_step", scope="dataset", order=35)
-def two_step_section(ctx: ReportContext) -> list[str]:
+def two_step_section(ctx: ReportContext) -> list[Block]:
     metrics = [m for m in ("accuracy", "auroc") if m in ctx.metrics] or ctx.metrics[:2]
     notes = Notes()
-    lines = _one_vs_two(ctx.rows, metrics, notes) + _swft_steps(ctx.rows, metrics, notes)
-    if not lines:
+    tables = _one_vs_two(ctx.rows, metrics, notes) + _swft_steps(ctx.rows, metrics, notes)
+    if not tables:
         return []
-    return ["### Two-step and step-wise changes (Fang layout)", "", *lines, *notes.lines()]
+    last = tables[-1]
+    tables[-1] = make_table(last.header, last.rows, last.caption, notes.items())  # the flags of both tables
+    return [Heading(3, "Two-step and step-wise changes (Fang layout)"), *tables]
 
 
 def _change(row: Row, ref: Row, metric: str, notes: Notes) -> tuple[str, float]:
@@ -38,7 +42,7 @@ def _change(row: Row, ref: Row, metric: str, notes: Notes) -> tuple[str, float]:
     return f"{value:+.2f}%" + ("†" if "†" in marks else ""), value
 
 
-def _one_vs_two(rows: list[Row], metrics: list[str], notes: Notes) -> list[str]:
+def _one_vs_two(rows: list[Row], metrics: list[str], notes: Notes) -> list[Table]:
     one = {(r.source, r.label, r.architecture): r for r in rows if CHAIN not in r.source}
     pairs = [
         (r, one[(r.source.split(CHAIN)[0], r.label, r.architecture)])
@@ -64,16 +68,15 @@ def _one_vs_two(rows: list[Row], metrics: list[str], notes: Notes) -> list[str]:
     headers = ["Strategy", "Two-step source"]
     headers += [f"{a} · Δ{metric_label(m)}" for a in archs for m in metrics]
     headers += [f"mean · Δ{metric_label(m)}" for m in metrics]
-    return [
+    caption = (
         "Two-step vs one-step: change of the two-step row over the same strategy and architecture trained from the "
-        "first link of its source (Fang's `++` vs `*` for LP), and the mean over architectures.",
-        "",
-        markdown(headers, body),
-        "",
-    ]
+        "first link of its source (Fang's `++` vs `*` for LP), and the mean over architectures, in % of the "
+        "one-step value."
+    )
+    return [make_table(headers, body, caption)]
 
 
-def _swft_steps(rows: list[Row], metrics: list[str], notes: Notes) -> list[str]:
+def _swft_steps(rows: list[Row], metrics: list[str], notes: Notes) -> list[Table]:
     swft = strategy_label("swft")
     steps = [r for r in rows if r.label.startswith(f"{swft} step ")]
     first = {(r.source, r.architecture): r for r in steps if r.label == f"{swft} step 1"}
@@ -93,9 +96,5 @@ def _swft_steps(rows: list[Row], metrics: list[str], notes: Notes) -> list[str]:
     headers = ["Step"] + [
         f"{a} ({source_label(s)}) · Δ{metric_label(m)}" for s, a in columns for m in metrics
     ]
-    return [
-        f"{swft} steps vs step 1 (the head alone), same source and architecture:",
-        "",
-        markdown(headers, body),
-        "",
-    ]
+    caption = f"{swft} steps vs step 1 (the head alone), same source and architecture, in % of step 1:"
+    return [make_table(headers, body, caption)]
