@@ -127,7 +127,11 @@ def _parser() -> argparse.ArgumentParser:
     ex = run.add_argument_group("docker and slurm executors (override the matrix's executor: section)")
     ex.add_argument("--image", help="docker image (default medtl-bench:latest)")
     ex.add_argument("--gpus", help="docker: all (default; the CPU if none), none, or ids such as 0,1")
-    ex.add_argument("--memory", help="memory limit per cell, e.g. 16g")
+    ex.add_argument(
+        "--memory",
+        help="memory limit per cell, e.g. 16g (docker: the container's; slurm: the task's; local: address space "
+        "beyond the imports, RLIMIT_AS)",
+    )
     ex.add_argument("--cpus", type=_positive, help="CPU cores per cell")
     ex.add_argument("--partition", help="slurm partition")
     ex.add_argument("--account", help="slurm account")

@@ -207,7 +207,7 @@ def _state(root: Path) -> dict[Path, bytes]:
     return {p: p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file() and "runs" not in p.parts}
 
 
-@pytest.mark.parametrize("damage", ["predictions", "history", "latency", "result"])
+@pytest.mark.parametrize("damage", ["predictions", "history", "latency"])
 def test_a_bad_input_is_one_line_and_nothing_is_half_written(tmp_path, damage):
     matrix, paths, _, _ = make_board(tmp_path, ALL_TABLES.replace("seeds: 3", "seeds: 2"), main_spec)
     if damage == "latency":
@@ -219,15 +219,25 @@ def test_a_bad_input_is_one_line_and_nothing_is_half_written(tmp_path, damage):
             npz.write_bytes(npz.read_bytes()[:40])
         elif damage == "history":
             result.write_text(result.read_text().replace('"train_loss": ', '"train_loss": "x", "was": ', 1))
-        elif damage == "result":
-            result.write_text(result.read_text()[:200])
     with pytest.raises(UserError) as caught:
         write_report(matrix, paths)
     assert "\n" not in str(caught.value)
-    assert {"predictions": ".npz", "history": ".json", "latency": "latency.json", "result": ".json"}[
-        damage
-    ] in str(caught.value)
+    assert {"predictions": ".npz", "history": ".json", "latency": "latency.json"}[damage] in str(caught.value)
     assert _state(paths.root) == before  # the previous report's files untouched, no new ones
+
+
+def test_an_unreadable_result_is_listed_and_its_cell_counts_as_missing(tmp_path):
+    """A truncated result file (a crash of an old version, a bad copy) does not stop the board: the file is named
+    with why, its cell is missing (so `run` computes it again), and every other cell is reported."""
+    matrix, paths, _, _ = make_board(tmp_path, MAIN, main_spec)
+    damaged = sorted(paths.runs.glob("*.json"))[0]
+    damaged.write_text(damaged.read_text()[:200])
+    outcome = write_report(matrix, paths)
+    board = outcome.path.read_text()
+    assert outcome.unreadable == 1 and "1 unreadable result file(s), listed below" in board
+    section = board.split("## Unreadable result files", 1)[1]
+    assert f"`runs/{damaged.name}`: not a valid result file" in section
+    assert f"`medtl-bench run {matrix.name}` computes them again" in section
 
 
 def test_a_failed_write_leaves_the_previous_report(tmp_path, monkeypatch):

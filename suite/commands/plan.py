@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import platform
@@ -35,7 +36,7 @@ from suite.data.prepare import installed
 from suite.errors import UserError
 from suite.matrix import Cell
 from suite.models.catalog import PIP_WEIGHTS_TAG, resolve_architecture
-from suite.results import CellResult, RunPaths, load_results, status_of
+from suite.results import CellResult, RunPaths, read_result, status_of
 
 FIXED_S = 5.0
 """Per cell outside training (setup, scoring, checkpoint, profiling), from the smoke runs on this machine."""
@@ -209,10 +210,12 @@ class Measured:
 
 
 def _readable(runs: Path) -> list[CellResult]:
-    try:
-        return load_results(runs)
-    except (ValueError, OSError):
-        return []
+    """The results of a runs folder that can be read (a damaged file is the report's to name, not the plan's)."""
+    found = []
+    for path in sorted(runs.glob("*.json")):
+        with contextlib.suppress(ValueError, OSError):
+            found.append(read_result(path))
+    return found
 
 
 def declared(path: Path) -> Throughput:

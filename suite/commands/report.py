@@ -31,6 +31,12 @@ def report_command(args: argparse.Namespace) -> int:
         resolve_old(compare, matrix.name)  # before anything is written: a bad --compare writes nothing
     outcome = write_report(matrix, paths, compare, cfg)
     print(f"medtl-bench: wrote {outcome.path} ({len(outcome.plots)} plots)")
+    if outcome.unreadable:
+        print(
+            f"medtl-bench: warning: {outcome.unreadable} result file(s) could not be read; their cells count as "
+            f"missing (listed in {outcome.path.name}); `medtl-bench run {matrix.name}` computes them again",
+            file=sys.stderr,
+        )
     if outcome.flagged:
         print(f"medtl-bench: {outcome.flagged} regression(s) flagged against {compare}:", file=sys.stderr)
         print(outcome.summary, file=sys.stderr)

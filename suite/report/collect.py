@@ -30,6 +30,9 @@ class Collected:
     results: dict[str, CellResult] = field(default_factory=dict)
     stale: int = 0
     runs_dir: Path | None = None
+    unreadable: dict[str, str] = field(default_factory=dict)
+    """Result files that are not valid results (truncated, edited, from an unknown version) → why; their cells
+    count as missing and `run` computes them again."""
 
 
 def format_value(value: Any) -> str:
@@ -153,35 +156,44 @@ def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return frame
 
 
-def read_checked(path: Path) -> CellResult:
-    """A result file, or one line naming it when it is not valid JSON or not a result (a truncated copy, an edit)."""
+def why_unreadable(path: Path) -> tuple[CellResult | None, str]:
+    """A result file and "", or None and one line saying why it is not a result (truncated, edited, unknown)."""
     try:
-        return read_result(path)
+        return read_result(path), ""
     except ValidationError as exc:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": str(exc)}
         where = ".".join(map(str, first.get("loc", ()))) or "the file"
-        raise UserError(
-            f"{path}: not a valid result file ({where}: {first.get('msg')}); remove it to rerun its cell"
-        ) from None
+        return None, f"not a valid result file ({where}: {first.get('msg')})"
     except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path}: cannot read the result file ({exc})") from None
+        return None, f"cannot read the result file ({exc})"
+
+
+def read_checked(path: Path) -> CellResult:
+    """A result file, or one line naming it (`report --compare`'s old side, which has no matrix to rerun)."""
+    result, why = why_unreadable(path)
+    if result is None:
+        raise UserError(f"{path}: {why}; remove it or point --compare elsewhere")
+    return result
 
 
 def collect(cells: list[Cell], paths: RunPaths) -> Collected:
     """One row per cell of the matrix, in the matrix's order; a result whose id matches no cell is stale."""
     results: dict[str, CellResult] = {}
+    unreadable: dict[str, str] = {}
     rows = []
     for cell in cells:
         path = paths.result(cell)
-        result = read_checked(path) if path.is_file() else None
+        result, why = why_unreadable(path) if path.is_file() else (None, "")
+        if why:
+            unreadable[path.name] = why
         if result is None or result.cell_id != cell.id:
             rows.append(missing_row(cell))
             continue
         results[cell.id] = result
         rows.append(result_row(result))
-    wanted = {paths.result(c).name for c in cells if c.id in results}
+    wanted = {paths.result(c).name for c in cells if c.id in results} | set(unreadable)
     stale = sum(1 for p in paths.runs.glob("*.json") if p.name not in wanted) if paths.runs.is_dir() else 0
-    return Collected(_frame(rows), results, stale, paths.runs)
+    return Collected(_frame(rows), results, stale, paths.runs, unreadable)
 
 
 def collect_folder(folder: Path) -> Collected:

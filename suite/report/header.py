@@ -70,6 +70,8 @@ def header(matrix: LoadedMatrix, collected: Collected, rows: list[Row]) -> list[
     stale = (
         f"; {collected.stale} stale result file(s) ignored (their config changed)" if collected.stale else ""
     )
+    if collected.unreadable:
+        stale += f"; {len(collected.unreadable)} unreadable result file(s), listed below"
     blocks: list[Block] = [Heading(1, f"Leaderboard: {matrix.name}")]
     if matrix.spec.description:
         blocks.append(Para(matrix.spec.description.strip()))

@@ -43,6 +43,8 @@ class ReportOutcome:
     summary: str = ""
     files: list[Path] = field(default_factory=list)
     """Every file the report wrote."""
+    unreadable: int = 0
+    """Result files that could not be read (their cells count as missing; the board lists them)."""
 
 
 def _check(config: ReportConfig, frame: pd.DataFrame) -> None:
@@ -119,10 +121,14 @@ def split_line(ctx: ReportContext) -> list[Block]:
     return [Para(text + ".")]
 
 
-def tail(frame: pd.DataFrame) -> list[Block]:
-    """Failed cells with their reasons, and missing cells grouped over seeds (each list capped)."""
+def tail(frame: pd.DataFrame, unreadable: dict[str, str] | None = None, matrix: str = "") -> list[Block]:
+    """Failed cells with their reasons, result files that could not be read, and missing cells grouped over seeds
+    (each list capped)."""
+    damaged = [f"`runs/{name}`: {why}" for name, why in (unreadable or {}).items()]
+    if damaged:
+        damaged.append(f"their cells count as missing; `medtl-bench run {matrix}` computes them again")
     if frame.empty:
-        return []
+        return _listing("Unreadable result files", damaged)
     failed = [
         f"`{r.id}` {r.dataset} / {r.architecture} / {r.source} / {r.strategy}"
         f"{' / ' + r.sweep if r.sweep else ''} / seed {r.seed}: {r.error}"
@@ -135,7 +141,11 @@ def tail(frame: pd.DataFrame) -> list[Block]:
         f"{d} / {a} / {s} / {st}{' / ' + sw if sw else ''}: {len(g)} seed(s)"
         for (d, a, s, st, sw), g in groups
     ]
-    return _listing("Failed cells", failed) + _listing("Missing cells", missing)
+    return (
+        _listing("Failed cells", failed)
+        + _listing("Unreadable result files", damaged, cap=LIST_CAP + 1)
+        + _listing("Missing cells", missing)
+    )
 
 
 def _listing(title: str, items: list[str], cap: int = LIST_CAP) -> list[Block]:
@@ -191,9 +201,9 @@ def write_report(
         body += dataset_section(ctx.for_dataset(dataset))
     for table in chosen(ctx.config.tables, "matrix"):
         body += table.render(ctx)
-    body += tail(ctx.frame)
+    body += tail(ctx.frame, collected.unreadable, matrix.name)
     body += analysis_section(paths)
-    outcome = ReportOutcome(paths.root / "LEADERBOARD.md")
+    outcome = ReportOutcome(paths.root / "LEADERBOARD.md", unreadable=len(collected.unreadable))
     if compare_dir is not None:
         cfg = compare_cfg or ctx.config.compare
         cmp = compare(collected, collect_folder(resolve_old(compare_dir, matrix.name)), cfg)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import os
+import resource
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +35,7 @@ from suite.models.build import save_checkpoint
 from suite.profiling import count_params, peak_memory, profile_cell, reset_peak_memory
 from suite.results import CellResult, SplitMetrics, sanitise, write_predictions, write_result
 from suite.runner.progress import CellProgress
-from suite.runner.spec import THREADS_ENV, CellSpec, now
+from suite.runner.spec import MEMORY_ENV, THREADS_ENV, CellSpec, now
 from suite.train import FitOutcome, evaluate, fit, pick_device, place_data, seed_everything
 from suite.train.features import FrozenFeatures
 
@@ -46,6 +47,22 @@ def _split_metrics(report) -> SplitMetrics:
         confusion=report.confusion,
         warnings=report.warnings,
     )
+
+
+def limit_memory() -> int | None:
+    """The local executor's `--memory`: cap the address space at what is mapped now (the imports: torch alone maps
+    gigabytes it never touches) plus the limit, so an allocation past it fails in this cell, with a one-line error,
+    instead of the kernel's OOM killer picking a process. Returns the limit, or None when there is none."""
+    limit = int(os.environ.get(MEMORY_ENV, "0"))
+    if not limit:
+        return None
+    mapped = int(Path("/proc/self/statm").read_text().split()[0]) * resource.getpagesize()
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    wanted = mapped + limit
+    resource.setrlimit(
+        resource.RLIMIT_AS, (wanted if hard == resource.RLIM_INFINITY else min(wanted, hard), hard)
+    )
+    return limit
 
 
 def setup(cfg: TrainConfig, seed: int) -> torch.device:

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 from suite.errors import UserError
 from suite.matrix import Cell, LoadedMatrix
 from suite.results import RunPaths
-from suite.runner.spec import THREADS_ENV
+from suite.runner.spec import MEMORY_ENV, THREADS_ENV
 
 EXECUTORS = ("local", "docker", "slurm")
 # command-line flag → settings field, per executor
@@ -43,6 +43,21 @@ def _override(settings: BaseModel, args: argparse.Namespace, flags: dict[str, st
         raise UserError(f"--{flag} {given.get(err['loc'][0])!r}: {err['msg']}") from None
 
 
+def _memory_limit(memory: str | None) -> dict[str, str]:
+    """`--memory 8g` on the local executor: each cell's address-space limit beyond what its imports mapped."""
+    if memory is None:
+        return {}
+    from docker.utils import parse_bytes  # docker-py's parser, so `--memory` reads the same on every executor
+
+    try:
+        limit = parse_bytes(memory)
+    except Exception:  # docker-py raises its own DockerException for a malformed size
+        raise UserError(f"--memory {memory!r}: give a size such as 512m or 8g") from None
+    if limit <= 0:
+        raise UserError(f"--memory {memory!r}: give a size such as 512m or 8g")
+    return {MEMORY_ENV: str(limit)}
+
+
 def make_launcher(
     args: argparse.Namespace, matrix: LoadedMatrix, paths: RunPaths, cells: list[Cell]
 ) -> tuple[Any, int, dict[str, Any]]:
@@ -56,7 +71,8 @@ def make_launcher(
         # cells running at once share the cores; a cell whose train.threads is unset takes its share, so two cells
         # on two cores do not each start two threads and crawl
         threads = max(1, len(os.sched_getaffinity(0)) // jobs)
-        return local_launcher({THREADS_ENV: str(threads)}), jobs, {"executor": "local"}
+        env = {THREADS_ENV: str(threads), **_memory_limit(getattr(args, "memory", None))}
+        return local_launcher(env), jobs, {"executor": "local"}
     if name == "docker":
         from suite.runner.docker import DockerLauncher
 

@@ -13,6 +13,8 @@ from suite.results import CellResult, RunPaths
 
 THREADS_ENV = "MEDTL_THREADS"
 """The executor's thread count for a cell whose `train.threads` is unset (the cores shared by the cells at once)."""
+MEMORY_ENV = "MEDTL_MEMORY_LIMIT"
+"""Local executor, `--memory`: bytes of address space a cell may map beyond what its imports mapped (RLIMIT_AS)."""
 
 
 class CellSpec(BaseModel):

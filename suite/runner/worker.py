@@ -88,6 +88,12 @@ def run_forked(spec_path: str, log_path: str, env: dict[str, str], cwd: str, dri
     os._exit(code)
 
 
+def _out_of_memory(exc: BaseException) -> bool:
+    """An allocation refused: Python's MemoryError or torch's allocator error."""
+    text = str(exc)
+    return isinstance(exc, MemoryError) or "can't allocate memory" in text or "not enough memory" in text
+
+
 def main(argv: list[str], parent_checked: bool = False) -> int:
     t0 = time.perf_counter()
     if not parent_checked:
@@ -95,13 +101,15 @@ def main(argv: list[str], parent_checked: bool = False) -> int:
     # after prctl: the heavy imports (torch, timm) come with run_cell, and their time is reported separately
     from suite.errors import MissingWeightsError, UserError
     from suite.results import write_result
-    from suite.runner.cell import run_cell
+    from suite.runner.cell import limit_memory, run_cell
     from suite.runner.spec import CellSpec, failed_result, now
 
     imports_s = time.perf_counter() - t0
     spec = CellSpec.read(Path(argv[0]))
     started = now()
+    limit = None
     try:
+        limit = limit_memory()
         result = run_cell(spec, imports_s)
         print(f"cell {spec.slug}: ok, best epoch {result.best_epoch}/{result.epochs_run}", file=sys.stderr)
         return 0
@@ -112,6 +120,8 @@ def main(argv: list[str], parent_checked: bool = False) -> int:
     except Exception as exc:  # a bug or a numerical failure: record it, keep the traceback in the log
         traceback.print_exc()
         error = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        if limit and _out_of_memory(exc):
+            error = f"out of memory: the cell needed more than its --memory limit of {limit / 2**30:.2f} GiB ({error})"
     print(f"cell {spec.slug}: FAILED: {error}", file=sys.stderr)
     write_result(failed_result(spec, error, started), Path(spec.result_path))
     return 0
