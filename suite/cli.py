@@ -144,6 +144,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--no-retry-failed", action="store_true", help="keep failed results instead of rerunning"
     )
+    run.add_argument(
+        "--recompute",
+        action="store_true",
+        help="run the chosen cells (--only) again even if they finished, e.g. to rebuild the checkpoints an "
+        "analysis reads; a finished result is replaced only by a finished one",
+    )
     run.add_argument("--no-report", action="store_true")
     _max_cells(run)
     run.add_argument(

@@ -195,3 +195,21 @@ def test_analysis_outputs_stay_inside_the_results_folder(world, tmp_path, capsys
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "outside" in err and "Traceback" not in err
     assert not (tmp_path / "elsewhere").exists()
+
+
+def test_missing_checkpoints_name_the_cells_and_the_command_that_retrains_only_those(world, tmp_path, capsys):
+    """Results are published without work/: on a fresh clone the analysis says, in one line and before any work,
+    which cells to retrain and how (their parents too, for SVCCA's before-training model)."""
+    import shutil
+
+    copy = tmp_path / world.root.name
+    shutil.copytree(world.root / "runs", copy / "runs")
+    child = find_cell(world, LP)
+    code = main(["analyze", "svcca", str(copy), "--cell", LP, "--draws", "3"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1
+    assert "2 cell(s) have no best checkpoint here" in err
+    assert (
+        f"`medtl-bench run {world.root.name} --only id={child.cell_id},{child.parents[0]} --recompute" in err
+    )
+    assert not (copy / "analysis").exists()

@@ -268,3 +268,24 @@ def test_the_timeout_counts_the_cells_work_only():
     assert Progress(training).work_seconds(now=1005.0) == 2.0 + 5.0
     assert Progress({}).work_seconds() == 0.0
     assert "imports 30 s" in Progress(state).describe(now=1500.0)
+
+
+def test_recompute_runs_finished_cells_again_and_a_failure_never_replaces_a_finished_result(tmp_path):
+    """`run --recompute` (e.g. to rebuild checkpoints for an analysis) trains the chosen finished cells again with
+    the same metrics; a recomputation that fails keeps the finished result."""
+    from suite.runner.spec import CellSpec, record_failure
+
+    results = tmp_path / "results"
+    path = write_matrix(tmp_path)
+    only = ["--only", "strategy=ft", "--only", "seed=0"]
+    assert main(["run", str(path), "--results", str(results), "--no-report", *only]) == 0
+    (first,) = load_results(results / "tiny" / "runs")
+    (work,) = (results / "tiny" / "work").iterdir()
+    (work / "best.pt").unlink()
+    assert main(["run", str(path), "--results", str(results), "--no-report", *only, "--recompute"]) == 0
+    (again,) = load_results(results / "tiny" / "runs")
+    assert again.finished_at != first.finished_at and (work / "best.pt").is_file()
+    assert again.metrics["test"].scalars == first.metrics["test"].scalars
+    spec = CellSpec.read(work / "cell.json")
+    assert record_failure(spec, "killed") is False
+    assert load_results(results / "tiny" / "runs")[0].status == "ok"

@@ -22,7 +22,14 @@ from pytorch_grad_cam import GradCAM, LayerCAM
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 from torch import nn
 
-from suite.analysis.cells import find_cell, label, load_data, load_trained, results_paths
+from suite.analysis.cells import (
+    find_cell,
+    label,
+    load_data,
+    load_trained,
+    require_checkpoints,
+    results_paths,
+)
 from suite.analysis.features import FeatureMap, Place, spatial_reshape
 from suite.analysis.plots import CamRow, cam_figure
 from suite.data.dataset import Split, TaskData
@@ -245,6 +252,7 @@ def cam_report(
     """The CAM grid of one or more cells on the same test images; returns the PNG path (a manifest beside it)."""
     paths = results_paths(results_dir)
     results = [find_cell(paths, ref) for ref in cells]
+    require_checkpoints(paths, results)
     name = f"{method}-{'-vs-'.join(r.cell_id for r in results)}"
     path = inside(
         paths.root, out or paths.analysis("cam") / f"{name}.png"

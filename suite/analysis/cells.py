@@ -73,6 +73,22 @@ def find_cell(paths: RunPaths, ref: str) -> CellResult:
     )
 
 
+def require_checkpoints(paths: RunPaths, results: list[CellResult], with_parents: bool = False) -> None:
+    """Before any work: every checkpoint the analysis will read is here, else one line naming the cells and the
+    command that retrains only those (results are published without work/, so a fresh clone has none)."""
+    needed = {r.cell_id: r for r in results}
+    if with_parents:  # the model before training of a two-step cell is its parent's checkpoint
+        by_id = {r.cell_id: r for r in load_results(paths.runs)}
+        needed |= {p: by_id[p] for r in results for p in r.parents if p in by_id}
+    missing = [cid for cid, r in needed.items() if not paths.checkpoint(cell_of(r)).is_file()]
+    if missing:
+        raise UserError(
+            f"{len(missing)} cell(s) have no best checkpoint here ({paths.work} is not published with results): "
+            f"retrain only those with `medtl-bench run {paths.root.name} --only id={','.join(missing)} "
+            f"--recompute --results {paths.root.parent}`, then run this again"
+        )
+
+
 def checkpoint(paths: RunPaths, result: CellResult) -> Path:
     path = paths.checkpoint(cell_of(result))
     if not path.is_file():

@@ -18,7 +18,15 @@ import yaml
 from tabulate import tabulate
 from torch import nn
 
-from suite.analysis.cells import find_cell, label, load_data, load_source, load_trained, results_paths
+from suite.analysis.cells import (
+    find_cell,
+    label,
+    load_data,
+    load_source,
+    load_trained,
+    require_checkpoints,
+    results_paths,
+)
 from suite.analysis.features import FeatureMap, Place
 from suite.analysis.plots import SvccaCurve, svcca_figure
 from suite.analysis.svcca import Detection
@@ -153,6 +161,7 @@ def svcca_report(
     """Steps 1–5 on one cell: the summary table, and the files written (figure, manifest, TTL matrix)."""
     paths = results_paths(results_dir)
     result = find_cell(paths, cell)
+    require_checkpoints(paths, [result], with_parents=True)
     folder = out or paths.analysis("svcca")
     figure = inside(paths.root, folder / f"{result.slug}.png")  # checked before the work: --out stays inside
     ttl = inside(paths.root, folder / f"{result.slug}.ttl.yaml")

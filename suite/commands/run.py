@@ -69,7 +69,7 @@ def run_command(args: argparse.Namespace) -> int:
         jobs=jobs,
         allow_unverified=getattr(args, "allow_unverified", False),
     )
-    summary = scheduler.run(cells, retry_failed=not args.no_retry_failed)
+    summary = scheduler.run(cells, retry_failed=not args.no_retry_failed, recompute=args.recompute)
     print_summary(cells, summary)
     if summary.interrupted:
         print(

@@ -18,9 +18,9 @@ from typing import Protocol
 from tqdm import tqdm
 
 from suite.matrix import Cell
-from suite.results import RunPaths, read_result, status_of, write_result
+from suite.results import RunPaths, read_result, status_of
 from suite.runner.progress import Progress, epoch_line
-from suite.runner.spec import CellSpec, failed_result
+from suite.runner.spec import CellSpec, record_failure
 from suite.runner.state import CellLock, plan
 
 
@@ -112,11 +112,11 @@ class Scheduler:
         )
 
     def _record_failure(self, spec: CellSpec, reason: str) -> None:
-        write_result(failed_result(spec, reason), Path(spec.result_path))
+        record_failure(spec, reason)
 
-    def run(self, cells: list[Cell], retry_failed: bool = True) -> Summary:
+    def run(self, cells: list[Cell], retry_failed: bool = True, recompute: bool = False) -> Summary:
         t0 = time.perf_counter()
-        todo, done, kept = plan(cells, self.paths, retry_failed)
+        todo, done, kept = plan(cells, self.paths, retry_failed, recompute)
         summary = Summary(
             todo=len(todo), done_before=done, kept_failed=[(c, self._earlier_error(c)) for c in kept]
         )

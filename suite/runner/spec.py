@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from suite.matrix.cell import Cell, CellConfig
-from suite.results import CellResult, RunPaths
+from suite.results import CellResult, RunPaths, read_result, write_result
 
 THREADS_ENV = "MEDTL_THREADS"
 """The executor's thread count for a cell whose `train.threads` is unset (the cores shared by the cells at once)."""
@@ -82,6 +82,20 @@ class CellSpec(BaseModel):
 
 def now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def record_failure(spec: CellSpec, error: str, started: str | None = None) -> bool:
+    """Write the cell's failed result, unless a finished result of this same cell is already there (a recomputed
+    cell that failed this time): nothing finished is ever replaced by a failure. Returns whether it wrote."""
+    path = Path(spec.result_path)
+    try:
+        earlier = read_result(path) if path.is_file() else None
+    except (ValueError, OSError):
+        earlier = None
+    if earlier is not None and earlier.status == "ok" and earlier.cell_id == spec.cell_id:
+        return False
+    write_result(failed_result(spec, error, started), path)
+    return True
 
 
 def failed_result(spec: CellSpec, error: str, started: str | None = None) -> CellResult:

@@ -14,14 +14,17 @@ from suite.results import RunPaths, status_of
 
 
 def plan(
-    cells: list[Cell], paths: RunPaths, retry_failed: bool = True
+    cells: list[Cell], paths: RunPaths, retry_failed: bool = True, recompute: bool = False
 ) -> tuple[list[Cell], list[Cell], list[Cell]]:
     """(to run, already done, failed before and kept). A finished parent runs again only if a pending child needs
-    its lost checkpoint. The kept failures (`retry_failed=False`) are their own list so that the run's summary and
-    exit code cannot count them as done."""
+    its lost checkpoint; with `recompute` every cell runs again (`run --recompute`, e.g. to rebuild the
+    checkpoints an analysis reads; a finished result is replaced only by a finished one). The kept failures
+    (`retry_failed=False`) are their own list so that the run's summary and exit code cannot count them as done."""
     status = {c.id: status_of(paths, c) for c in cells}
     pending = {
-        c.id for c in cells if status[c.id] == "missing" or (retry_failed and status[c.id] == "failed")
+        c.id
+        for c in cells
+        if recompute or status[c.id] == "missing" or (retry_failed and status[c.id] == "failed")
     }
     by_id = {c.id: c for c in cells}
     for cell in cells:

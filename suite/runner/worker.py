@@ -100,9 +100,8 @@ def main(argv: list[str], parent_checked: bool = False) -> int:
         die_with_parent()
     # after prctl: the heavy imports (torch, timm) come with run_cell, and their time is reported separately
     from suite.errors import MissingWeightsError, UserError
-    from suite.results import write_result
     from suite.runner.cell import limit_memory, run_cell
-    from suite.runner.spec import CellSpec, failed_result, now
+    from suite.runner.spec import CellSpec, now, record_failure
 
     imports_s = time.perf_counter() - t0
     spec = CellSpec.read(Path(argv[0]))
@@ -123,7 +122,8 @@ def main(argv: list[str], parent_checked: bool = False) -> int:
         if limit and _out_of_memory(exc):
             error = f"out of memory: the cell needed more than its --memory limit of {limit / 2**30:.2f} GiB ({error})"
     print(f"cell {spec.slug}: FAILED: {error}", file=sys.stderr)
-    write_result(failed_result(spec, error, started), Path(spec.result_path))
+    if not record_failure(spec, error, started):
+        print(f"cell {spec.slug}: kept its earlier finished result", file=sys.stderr)
     return 0
 
 
