@@ -31,7 +31,7 @@ COMPARE ?=
 export MEDTL_CACHE ?= $(CURDIR)/.cache
 export PYTHONHASHSEED ?= 0
 
-.PHONY: bench bench-data-cache bench-feature-cache bench-cli bench-generators report test test-slow test-tools lint format clean setup bench-latency latency-cv docker-build docker-base test-docker
+.PHONY: bench bench-data-cache bench-feature-cache bench-cli bench-overhead bench-generators report test test-slow test-faults test-tools lint format clean setup bench-latency latency-cv docker-build docker-base test-docker
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -67,6 +67,10 @@ bench-feature-cache: $(STAMP)
 bench-cli: $(STAMP)
 	$(BIN)/python benchmarks/cli_speed.py
 
+bench-overhead: $(STAMP)
+	$(BIN)/python benchmarks/overhead.py
+	$(BIN)/python benchmarks/overhead.py --fresh-clone
+
 report: $(STAMP)
 	$(BIN)/medtl-bench report $(MATRIX) --results $(RESULTS) $(if $(COMPARE),--compare $(COMPARE))
 
@@ -101,7 +105,11 @@ test-tools:
 		>/dev/null || echo "test-tools: apt-get install$$missing failed: those tests will skip"
 
 test-slow: $(STAMP) test-tools
-	$(BIN)/python -m pytest -q -m slow
+	$(BIN)/python -m pytest -q -m "slow and not faults"
+
+# every fault a long matrix meets, injected for real, with a table of what the suite did (tests/test_faults.py)
+test-faults: $(STAMP)
+	$(BIN)/python -m pytest -q -m faults tests/test_faults.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check suite tests benchmarks
