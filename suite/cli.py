@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -375,6 +376,10 @@ def _dispatch(args: argparse.Namespace) -> int:
     raise AssertionError(args.command)
 
 
+# The disk, not the user or a cell: a full or read-only file system ends the run in one line.
+_STORAGE_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Exit codes: 0 done, 1 some cell failed (or `report --compare` flagged a regression), 2 a user mistake (one
     line on stderr, nothing written), 130 interrupted."""
@@ -393,6 +398,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("medtl-bench: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:
+        if exc.errno not in _STORAGE_ERRORS:
+            raise
+        where = f"cannot write {exc.filename}" if exc.filename else "cannot write"
+        print(
+            f"medtl-bench: error: {where}: {exc.strerror} (finished results are kept; make room and run again)",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":

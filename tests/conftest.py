@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,20 @@ def write_tiny_lock(path: Path) -> None:
         entry.pop("digest", None)
         datasets[name] = entry
     path.write_text(yaml.safe_dump({"version": 1, "datasets": datasets}, sort_keys=False))
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """The fault suite's counts (tests/test_faults.py), when it ran."""
+    faults = sys.modules.get("test_faults")
+    if faults is None or not faults.COUNTS:
+        return
+    from dataclasses import asdict
+
+    from tabulate import tabulate
+
+    rows = [asdict(c) for c in faults.COUNTS]
+    terminalreporter.write_sep("=", "fault suite: what was injected and what the suite did")
+    terminalreporter.write_line(tabulate(rows, headers="keys", tablefmt="github"))
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -50,6 +50,9 @@ def _staged(path: Path, payload: bytes, mode: int) -> Path:
             f.write(payload)
             f.flush()
             os.fsync(f.fileno())
+    except OSError as exc:  # a full disk raises without a file name: name the file the user will look for
+        Path(tmp).unlink(missing_ok=True)
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

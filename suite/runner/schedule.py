@@ -141,15 +141,22 @@ class Scheduler:
                 time.sleep(0.2 if running else (1.0 if waiting else 0))
         except KeyboardInterrupt:
             summary.interrupted = True
-            for job in running.values():
-                job.handle.kill()
-                job.lock.release()
-                if job.bar:
-                    job.bar.close()
+            self._stop(running)
+        except BaseException:  # the driver's own error (a full disk, say): no cell outlives or keeps its lock
+            self._stop(running)
+            raise
         finally:
             outer.close()
         summary.seconds = time.perf_counter() - t0
         return summary
+
+    @staticmethod
+    def _stop(running: dict[str, _Running]) -> None:
+        for job in running.values():
+            job.handle.kill()
+            job.lock.release()
+            if job.bar:
+                job.bar.close()
 
     def _earlier_error(self, cell: Cell) -> str:
         try:
