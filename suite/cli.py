@@ -123,7 +123,15 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--jobs",
         type=_at_least(1),
-        help="cells at a time (local: 1; docker: one per GPU; slurm: array parallelism)",
+        help="cells at a time (local: 1 on the CPU; local and docker: GPUs × --cells-per-gpu; slurm: array"
+        " parallelism)",
+    )
+    run.add_argument(
+        "--cells-per-gpu",
+        type=_at_least(1),
+        metavar="N",
+        help="local and docker: cells sharing one GPU (default: what fits the free memory, from the GPU peak"
+        " finished cells recorded; 1 until one has)",
     )
     ex = run.add_argument_group("docker and slurm executors (override the matrix's executor: section)")
     ex.add_argument("--image", help="docker image (default medtl-bench:latest)")

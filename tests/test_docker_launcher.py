@@ -14,7 +14,8 @@ from suite.catalog import SuiteCatalog
 from suite.errors import UserError
 from suite.matrix import load_matrix
 from suite.matrix.executor import DockerSettings
-from suite.runner.docker import DockerLauncher, GpuPool
+from suite.runner.docker import DockerLauncher
+from suite.runner.gpus import GpuPool
 
 MATRIX = """
 name: tiny

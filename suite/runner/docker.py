@@ -19,7 +19,6 @@ import socket
 import sys
 import threading
 import uuid
-from collections import Counter
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -28,6 +27,7 @@ from suite.matrix import Cell
 from suite.matrix.executor import DockerSettings, parse_size
 from suite.paths import cache_dir, data_root
 from suite.processes import pid_alive
+from suite.runner.gpus import GpuPool, visible_gpus
 
 LABEL = "medtl-bench"  # every container: medtl-bench.driver=<host>:<pid>, .cell=<id>, .matrix=<name>
 DATA_MOUNT = "/data"
@@ -50,39 +50,6 @@ def connect(timeout: int = 600):
             " (`sudo systemctl start docker`) or set DOCKER_HOST"
         ) from None
     return client
-
-
-def visible_gpus(spec: str) -> list[str]:
-    """Device ids for `--gpus all|none|0,1`: `all` asks torch (NVML) how many GPUs this host has."""
-    if spec == "none":
-        return []
-    if spec != "all":
-        return spec.split(",")
-    import torch
-
-    return [str(i) for i in range(torch.cuda.device_count())]
-
-
-class GpuPool:
-    """Hands each new cell the least-busy GPU, so `--jobs` = number of GPUs keeps every GPU busy with one cell."""
-
-    def __init__(self, ids: list[str]) -> None:
-        self.ids = ids
-        self.busy: Counter[str] = Counter()
-        self._lock = threading.Lock()
-
-    def acquire(self) -> str | None:
-        if not self.ids:
-            return None
-        with self._lock:
-            gpu = min(self.ids, key=lambda i: (self.busy[i], self.ids.index(i)))
-            self.busy[gpu] += 1
-            return gpu
-
-    def release(self, gpu: str | None) -> None:
-        if gpu is not None:
-            with self._lock:
-                self.busy[gpu] -= 1
 
 
 def reap_orphans(client) -> int:
@@ -187,7 +154,14 @@ class DockerLauncher:
 
     name = "docker"
 
-    def __init__(self, settings: DockerSettings, results_root: Path, matrix: str, client=None) -> None:
+    def __init__(
+        self,
+        settings: DockerSettings,
+        results_root: Path,
+        matrix: str,
+        client=None,
+        pool: GpuPool | None = None,
+    ) -> None:
         import docker
 
         self.settings, self.matrix = settings, matrix
@@ -198,7 +172,7 @@ class DockerLauncher:
             raise UserError(
                 f"docker image {settings.image!r} not found; build it with `make docker-build IMAGE={settings.image}`"
             ) from None
-        self.pool = GpuPool(visible_gpus(settings.gpus))
+        self.pool = pool or GpuPool(visible_gpus(settings.gpus))
         self.driver = f"{socket.gethostname()}:{os.getpid()}"
         self.volumes, self.env = self._mounts(results_root.resolve())
         if reaped := reap_orphans(self.client):

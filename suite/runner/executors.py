@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 from typing import Any
 
@@ -16,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from suite.errors import UserError
 from suite.matrix import Cell, LoadedMatrix
 from suite.results import RunPaths
+from suite.runner.gpus import GpuPool, choose_cells_per_gpu, visible_gpus
 from suite.runner.spec import MEMORY_ENV, THREADS_ENV
 
 EXECUTORS = ("local", "docker", "slurm")
@@ -58,6 +60,45 @@ def _memory_limit(memory: str | None) -> dict[str, str]:
     return {MEMORY_ENV: str(limit)}
 
 
+def _local_gpus(cells: list[Cell]) -> list[str]:
+    """The GPUs local cells may use: none when every cell asks for the CPU or the host has no NVIDIA driver (so a
+    CPU machine's driver never imports torch to find out)."""
+    if all(c.config.train.device == "cpu" for c in cells) or not shutil.which("nvidia-smi"):
+        return []
+    return visible_gpus("all")
+
+
+def _recorded_gpu_peaks(paths: RunPaths) -> list[int]:
+    """The GPU memory peaks that this matrix's finished cells recorded (torch's max allocated)."""
+    from suite.results import load_results
+
+    found = load_results(paths.runs) if paths.runs.is_dir() else []
+    return [
+        r.memory.peak_bytes
+        for r in found
+        if r.status == "ok" and r.memory.kind == "cuda_max_allocated" and r.memory.peak_bytes
+    ]
+
+
+def _gpu_pool(args: argparse.Namespace, paths: RunPaths, ids: list[str]) -> GpuPool:
+    requested = getattr(args, "cells_per_gpu", None)
+    sharing = choose_cells_per_gpu(requested, ids, _recorded_gpu_peaks(paths) if ids else [])
+    if ids:
+        print(f"medtl-bench: {sharing.per_gpu} cell(s) per GPU ({sharing.reason})", file=sys.stderr)
+    return GpuPool(ids, sharing.per_gpu)
+
+
+def _where(pool: GpuPool) -> str:
+    if not pool.ids:
+        return "the CPU (no GPU visible; --gpus none)"
+    return f"GPUs {','.join(pool.ids)}, {pool.per_gpu} cell(s) each"
+
+
+def _sharing_record(pool: GpuPool) -> dict[str, Any]:
+    """What every result of the run records: how many cells shared a GPU (it changes measured latency)."""
+    return {"cells_per_gpu": pool.per_gpu} if pool.ids else {}
+
+
 def make_launcher(
     args: argparse.Namespace, matrix: LoadedMatrix, paths: RunPaths, cells: list[Cell]
 ) -> tuple[Any, int, dict[str, Any]]:
@@ -67,21 +108,21 @@ def make_launcher(
     if name == "local":
         from suite.runner.local import local_launcher
 
-        jobs = jobs or 1
+        pool = _gpu_pool(args, paths, _local_gpus(cells))
+        jobs = jobs or max(1, pool.capacity)
         # cells running at once share the cores; a cell whose train.threads is unset takes its share, so two cells
         # on two cores do not each start two threads and crawl
         threads = max(1, len(os.sched_getaffinity(0)) // jobs)
         env = {THREADS_ENV: str(threads), **_memory_limit(getattr(args, "memory", None))}
-        return local_launcher(env), jobs, {"executor": "local"}
+        return local_launcher(env, pool), jobs, {"executor": "local", **_sharing_record(pool)}
     if name == "docker":
         from suite.runner.docker import DockerLauncher
 
         settings = _override(matrix.spec.executor.docker, args, _DOCKER_FLAGS)
-        launcher = DockerLauncher(settings, paths.root, matrix.name)
-        gpus = launcher.gpus
-        where = f"GPUs {','.join(gpus)}, one per cell" if gpus else "the CPU (no GPU visible; --gpus none)"
-        print(f"medtl-bench: docker executor: {settings.image} on {where}", file=sys.stderr)
-        return launcher, jobs or max(1, len(gpus)), launcher.environment()
+        pool = _gpu_pool(args, paths, visible_gpus(settings.gpus))
+        launcher = DockerLauncher(settings, paths.root, matrix.name, pool=pool)
+        print(f"medtl-bench: docker executor: {settings.image} on {_where(pool)}", file=sys.stderr)
+        return launcher, jobs or max(1, pool.capacity), {**launcher.environment(), **_sharing_record(pool)}
     if name == "slurm":
         from suite.runner.slurm import SlurmLauncher
 

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from suite.matrix import Cell
+from suite.runner.gpus import GpuPool
 from suite.runner.worker import PARENT_ENV, run_forked
 
 FORKSERVER_ENV = "MEDTL_FORKSERVER"
@@ -102,9 +103,61 @@ class ForkServerLauncher:
         return ForkedHandle(proc)
 
 
-def local_launcher(extra_env: dict[str, str]) -> SubprocessLauncher | ForkServerLauncher:
-    """The fork server unless `MEDTL_FORKSERVER=0` (or the platform has no fork server)."""
+class PinnedHandle:
+    """A cell pinned to one GPU of the pool (CUDA_VISIBLE_DEVICES); the GPU goes back when the cell is over."""
+
+    def __init__(self, handle: ProcessHandle | ForkedHandle, pool: GpuPool, gpu: str) -> None:
+        self.handle, self.pool, self.gpu = handle, pool, gpu
+
+    def _release(self) -> None:
+        if self.gpu is not None:
+            self.pool.release(self.gpu)
+            self.gpu = None
+
+    def poll(self) -> int | None:
+        code = self.handle.poll()
+        if code is not None:
+            self._release()
+        return code
+
+    def kill(self) -> None:
+        self.handle.kill()
+        self._release()
+
+
+class GpuLauncher:
+    """Local cells spread over the host's GPUs, `--cells-per-gpu` on each (suite.runner.gpus)."""
+
+    name = "local"
+
+    def __init__(self, inner: SubprocessLauncher | ForkServerLauncher, pool: GpuPool) -> None:
+        self.inner, self.pool = inner, pool
+
+    def start(self, cell: Cell, spec_path: Path, log_path: Path) -> PinnedHandle:
+        gpu = self.pool.acquire()
+        # the cell sees one GPU, as cuda:0; the fork server never initialised CUDA, so the variable still counts
+        self.inner.extra_env = {**self.inner.extra_env, "CUDA_VISIBLE_DEVICES": self.physical(gpu)}
+        try:
+            return PinnedHandle(self.inner.start(cell, spec_path, log_path), self.pool, gpu)
+        except BaseException:
+            self.pool.release(gpu)
+            raise
+
+    @staticmethod
+    def physical(gpu: str) -> str:
+        """The driver's id `gpu` as the cell's CUDA_VISIBLE_DEVICES (the driver may itself see a subset)."""
+        visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+        return visible.split(",")[int(gpu)].strip() if visible else gpu
+
+
+def local_launcher(
+    extra_env: dict[str, str], pool: GpuPool | None = None
+) -> SubprocessLauncher | ForkServerLauncher | GpuLauncher:
+    """The fork server unless `MEDTL_FORKSERVER=0` (or the platform has no fork server); over the pool's GPUs when
+    there are any."""
     wanted = os.environ.get(FORKSERVER_ENV, "1") != "0"
     if wanted and "forkserver" in multiprocessing.get_all_start_methods():
-        return ForkServerLauncher(extra_env)
-    return SubprocessLauncher(extra_env)
+        inner: SubprocessLauncher | ForkServerLauncher = ForkServerLauncher(extra_env)
+    else:
+        inner = SubprocessLauncher(extra_env)
+    return GpuLauncher(inner, pool) if pool is not None and pool.ids else inner
