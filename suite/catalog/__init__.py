@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from suite.catalog.facts import ArchFacts, facts
@@ -35,11 +35,21 @@ def block_count(model_id: str) -> int:
 class SuiteCatalog:
     """Resolves a matrix's names; `tables` (the report's table names) is checked when given."""
 
-    def __init__(self, tables: Iterable[str] | None = None) -> None:
-        self.tables = Registry[None]("report table")
-        for name in tables or ():
-            self.tables.add(name, None)
+    def __init__(self, tables: Iterable[str] | Callable[[], Iterable[str]] | None = None) -> None:
+        # a callable is asked only when a matrix names tables (the report's modules import pandas)
+        self._tables_source = tables
+        self._tables: Registry[None] | None = None
         self.check_tables = tables is not None
+        self._versions: dict[str, str] = {}
+
+    @property
+    def tables(self) -> Registry[None]:
+        if self._tables is None:
+            source = self._tables_source
+            self._tables = Registry[None]("report table")
+            for name in (source() if callable(source) else source) or ():
+                self._tables.add(name, None)
+        return self._tables
 
     def dataset_metrics(self, name: str) -> list[str]:
         return list(lock_entry(name).metrics)
@@ -47,9 +57,11 @@ class SuiteCatalog:
     def dataset_version(self, name: str) -> str:
         """12 hex digits over what fixes a dataset's content and splits: the lock digests, adapter, split recipe and
         image policy. Part of every cell id, so re-locked data or a new split recipe never reuses old results."""
-        e = lock_entry(name)
-        fixed = {k: e.model_dump(mode="json")[k] for k in ("digest", "adapter", "split", "image")}
-        return hashlib.sha256(json.dumps(fixed, sort_keys=True).encode()).hexdigest()[:12]
+        if name not in self._versions:
+            e = lock_entry(name).model_dump(mode="json")
+            fixed = {k: e[k] for k in ("digest", "adapter", "split", "image")}
+            self._versions[name] = hashlib.sha256(json.dumps(fixed, sort_keys=True).encode()).hexdigest()[:12]
+        return self._versions[name]
 
     def dataset_names(self) -> list[str]:
         return list(load_lock()[0].datasets)

@@ -19,13 +19,18 @@ from suite.data.lock import lock_entry
 from suite.errors import UserError
 from suite.matrix import DEFAULT_MAX_CELLS, LoadedMatrix, load_matrix
 from suite.metrics import check_task_metrics
-from suite.report.tables import TABLES
+
+
+def _table_names() -> list[str]:
+    from suite.report.tables import TABLES  # registers every table; pandas comes with it
+
+    return TABLES.names()
 
 
 def load_checked(name: str, max_cells: int = DEFAULT_MAX_CELLS) -> LoadedMatrix:
     """Find, validate and expand a matrix (of at most `max_cells` cells); any mistake is a one-line `UserError`
     naming its file."""
-    matrix = load_matrix(name, SuiteCatalog(tables=TABLES.names()), max_cells=max_cells)
+    matrix = load_matrix(name, SuiteCatalog(tables=_table_names), max_cells=max_cells)
     seen = {(c.config.dataset.name, tuple(c.config.dataset.metrics)) for c in matrix.cells}
     for dataset, metrics in sorted(seen):
         try:

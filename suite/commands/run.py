@@ -13,7 +13,6 @@ from suite.data.lock import load_lock
 from suite.environment import driver_environment
 from suite.matrix import Cell, LoadedMatrix
 from suite.matrix.select import apply_filters, parse_filters, parse_shard, shard
-from suite.report.leaderboard import write_report
 from suite.results import RunPaths, status_of
 from suite.runner.executors import make_launcher
 from suite.runner.schedule import Scheduler, Summary
@@ -78,6 +77,8 @@ def run_command(args: argparse.Namespace) -> int:
         )
         return 130
     if not args.no_report:
+        from suite.report.leaderboard import write_report  # pandas and matplotlib: not for a dry-run
+
         print(f"medtl-bench: wrote {write_report(matrix, paths).path}", file=sys.stderr)
     return 0 if summary.ok else 1
 

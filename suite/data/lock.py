@@ -302,7 +302,9 @@ def resolve_likes(raw: Any) -> Any:
 
 def parse_lock(text: str | bytes) -> DatasetsLock:
     """The lock's YAML, its `like:` entries resolved, validated (raises yaml.YAMLError or ValidationError)."""
-    return DatasetsLock.model_validate(resolve_likes(yaml.safe_load(text)))
+    # libyaml's loader where PyYAML was built with it: the 1,000-line lock parses ~10× faster (every verb reads it)
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return DatasetsLock.model_validate(resolve_likes(yaml.load(text, Loader=loader)))
 
 
 @lru_cache(maxsize=4)
