@@ -258,3 +258,17 @@ def test_a_dataset_the_host_cannot_make_fails_the_cell_in_one_line(tmp_path, cel
     handle = launcher(tmp_path, client).start(cell, tmp_path / "cell.json", tmp_path / "log.txt")
     handle.thread.join(5)
     assert handle.poll() == 125 and "generator v9" in handle.describe_exit(125) and client.created == []
+
+
+def test_a_result_records_the_workers_python_not_the_drivers(monkeypatch):
+    """Issue 19.6: `python` came from the driver (the host), merged under the worker's entries; the worker (the
+    container) now records its own Python and platform, and the worker's entries win in a result."""
+    import platform
+
+    from suite import environment
+
+    driver = environment.driver_environment("digest")
+    monkeypatch.setattr(platform, "python_version", lambda: "3.99.0-container")
+    worker = environment.worker_environment("cpu")
+    assert worker["python"] == "3.99.0-container" and "platform" in worker
+    assert {**driver, **worker}["python"] == "3.99.0-container"  # the merge suite/runner/cell.py does
