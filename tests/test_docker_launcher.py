@@ -117,6 +117,8 @@ def test_each_container_is_isolated_limited_and_sees_host_paths_unchanged(tmp_pa
     assert args["volumes"][str((tmp_path / "data").resolve())] == {"bind": "/data", "mode": "ro"}
     lock = args["environment"]["MEDTL_LOCK"]
     assert args["volumes"][lock] == {"bind": lock, "mode": "ro"}
+    sidecars = str(Path(lock).parent / "datasets.lock.d")  # conftest locked the tiny sets: their indexes
+    assert args["volumes"][sidecars] == {"bind": sidecars, "mode": "ro"}
     env = args["environment"]
     assert env["MEDTL_DATA"] == "/data" and env["OMP_NUM_THREADS"] == "2" and "MEDTL_GIT_SHA" not in env
     assert args["labels"]["medtl-bench.cell"] == cell.id

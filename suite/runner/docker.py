@@ -330,7 +330,10 @@ class DockerLauncher:
         cache = cache_dir().resolve()
         cache.mkdir(parents=True, exist_ok=True)
         same_path(cache, "rw", "MEDTL_CACHE")
-        same_path(lock_path().resolve(), "ro", "MEDTL_LOCK")
+        lock = lock_path().resolve()
+        same_path(lock, "ro", "MEDTL_LOCK")
+        if (lock.parent / "datasets.lock.d").is_dir():  # the locked indexes and manifests verification reads
+            same_path(lock.parent / "datasets.lock.d", "ro")
         data = Path(self.settings.data).expanduser() if self.settings.data else data_root()
         if data.resolve().is_dir():
             volumes[str(data.resolve())] = {"bind": DATA_MOUNT, "mode": "ro"}
