@@ -274,3 +274,11 @@ def test_a_result_records_the_workers_python_not_the_drivers(monkeypatch):
     worker = environment.worker_environment("cpu")
     assert worker["python"] == "3.99.0-container" and "platform" in worker
     assert {**driver, **worker}["python"] == "3.99.0-container"  # the merge suite/runner/cell.py does
+
+
+def test_default_limits_come_from_the_engines_machine(tmp_path, cell):
+    """With DOCKER_HOST elsewhere, the containers' machine is the engine's: `docker info` gives memory and cores."""
+    client = FakeClient()
+    client.info = lambda: {"MemTotal": 64 * 2**30, "NCPU": 16}
+    args = launcher(tmp_path, client, jobs=4).create_args(cell, tmp_path / "cell.json", None)
+    assert args["mem_limit"] == int(64 * 2**30 * 0.9 / 4) // 2**20 * 2**20 and args["nano_cpus"] == 4 * 10**9

@@ -109,11 +109,20 @@ def hand_over(folder: Path, uid: int, gid: int, chown=os.lchown, owner=lambda p:
     return changed
 
 
-def machine_share(jobs: int) -> tuple[int, float]:
-    """(memory bytes, CPU cores) of one cell when `jobs` cells share this machine: the default limits."""
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    cores = len(os.sched_getaffinity(0))
+def machine_share(jobs: int, engine: dict[str, Any] | None = None) -> tuple[int, float]:
+    """(memory bytes, CPU cores) of one cell when `jobs` cells share the machine the containers run on (the
+    engine's `docker info`; this machine's when the engine does not say): the default limits."""
+    engine = engine or {}
+    memory = engine.get("MemTotal") or os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    cores = engine.get("NCPU") or len(os.sched_getaffinity(0))
     return int(memory * MEMORY_SHARE / jobs) // 2**20 * 2**20, float(max(1, cores // jobs))
+
+
+def _engine_info(client) -> dict[str, Any]:
+    try:
+        return dict(client.info())
+    except Exception:  # an engine (or a test's fake) that does not answer `info`: this machine's figures
+        return {}
 
 
 class ContainerHandle:
@@ -216,13 +225,13 @@ class DockerLauncher:
         import docker
 
         self.settings, self.matrix = settings, matrix
-        memory, cpus = machine_share(max(1, jobs))
+        self.client = client or connect()
+        memory, cpus = machine_share(max(1, jobs), _engine_info(self.client))
         self.memory = parse_size(settings.memory) if settings.memory else memory
         self.memory_label = settings.memory or f"{memory / 2**30:.1f}g, this machine's share"
         self.cpus = settings.cpus or cpus
         self.results_root = results_root.resolve()
         self._data_lock = threading.Lock()
-        self.client = client or connect()
         try:
             self.image = self.client.images.get(settings.image)
         except docker.errors.ImageNotFound:
