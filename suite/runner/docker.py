@@ -36,13 +36,10 @@ from suite.runner.gpus import GpuPool, visible_gpus
 
 LABEL = "medtl-bench"  # every container: medtl-bench.driver=<host>:<pid>, .cell=<id>, .matrix=<name>
 DATA_MOUNT = "/data"
-NONROOT = (
-    1000,
-    1000,
-)  # the image's `medtl` user (Dockerfile ARG UID): who cells run as when the driver is root
-PIDS_LIMIT = (
-    4096  # threads count: torch's pools and DataLoader workers fit many times over; a fork bomb does not
-)
+# Who cells run as when the driver is root: the image's `medtl` user (Dockerfile ARG UID).
+NONROOT = (1000, 1000)
+# Processes and threads per container: torch's pools and DataLoader workers fit many times over; a fork bomb does not.
+PIDS_LIMIT = 4096
 MEMORY_SHARE = 0.9  # of the machine's memory, split between the cells that run at once (the rest: driver, OS)
 # Host variables a cell may depend on; the path variables are set from the mounts instead.
 _PASS_PREFIXES = ("OMP_", "MKL_", "CUBLAS_", "CUDA_LAUNCH_BLOCKING", "PYTHONHASHSEED", "TORCH_DETERMINISTIC")
