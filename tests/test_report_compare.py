@@ -121,7 +121,8 @@ def test_improvements_are_listed_apart_and_never_fail_the_job(setup, capsys):
     write_results(matrix, tmp_path / "new", better)
     args = ["report", str(path), "--results", str(tmp_path / "new"), "--compare", str(old.root)]
     assert main(args) == 0
-    assert "regression" not in capsys.readouterr().err
+    out, err = capsys.readouterr()
+    assert "regression" not in err and "9 improvement(s) against" in out
     # the same changes the other way are regressions, each of them
     worse = spec(shift={"ft": -0.05}, latency={"ft": 1.82, "lp": 1.82}, params=12_000, macs=1.8)
     flagged, section = report(tmp_path, matrix, worse, old)
