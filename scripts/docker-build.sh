@@ -9,7 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 IMAGE=${IMAGE:-medtl-bench:latest}
 DOCKER=${DOCKER:-docker}
-args=(--network host --tag "$IMAGE" --build-arg "IMAGE=$IMAGE")
+# --force-rm: the classic builder removes a failed step's container too (BuildKit has none to leave)
+args=(--network host --force-rm --tag "$IMAGE" --build-arg "IMAGE=$IMAGE")
 [[ -n "${BASE_IMAGE:-}" ]] && args+=(--build-arg "BASE_IMAGE=$BASE_IMAGE")
 sha=$(git rev-parse HEAD 2>/dev/null || echo unknown)
 dirty=0

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # `make test-docker`: the docker executor against a real engine, from nothing but root and the Debian mirror.
 #  1. start dockerd (vfs storage, no iptables, no bridge) if no engine answers; install docker.io if needed
+#     then check the free space under Docker's root first (one line and exit 2 when short; README "Docker: disk")
 #  2. build the offline Debian base if it is missing (scripts/make-offline-base.sh)
 #  3. build the image (scripts/docker-build.sh; cached layers make a rebuild quick)
 #  4. run tests/test_docker.py: a tiny matrix in containers vs the local executor, crash, timeout, OOM, Ctrl-C, kill -9
 #  5. stop the daemon only if this script started it
-# Environment: PYTHON (default .venv/bin/python), MEDTL_TEST_IMAGE (medtl-bench:test), OFFLINE_BASE, PIP_CA.
+# On failure it removes the containers and dangling images it created (a failed build's layers, a test's container);
+# the tagged images stay, so the next try builds from cache.
+# Environment: PYTHON (default .venv/bin/python), MEDTL_TEST_IMAGE (medtl-bench:test), OFFLINE_BASE, PIP_CA,
+#   DOCKER_NEED_GB (free space it asks for; default 40 on the vfs storage driver, 15 on others).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-.venv/bin/python}
@@ -15,14 +19,29 @@ t0=$(date +%s)
 stamp() { echo "test-docker: $1 at +$(( $(date +%s) - t0 )) s"; }
 
 started=""
-stop_daemon() {
+containers_before="" images_before="" watching=""
+sorted_ids() { sort -u | grep -v '^$' || true; }
+clean_up_after_failure() {
+  [[ -n "$watching" ]] || return 0
+  local containers images
+  containers=$(comm -13 <(echo "$containers_before") <(docker ps -aq --no-trunc | sorted_ids))
+  images=$(comm -13 <(echo "$images_before") <(docker images -q --no-trunc --filter dangling=true | sorted_ids))
+  if [[ -n "$containers" ]]; then docker rm -f $containers >/dev/null 2>&1 || true; fi
+  if [[ -n "$images" ]]; then docker rmi -f $images >/dev/null 2>&1 || true; fi
+  echo "test-docker: failed; removed $(echo -n "$containers" | grep -c . || true) container(s) and" \
+    "$(echo -n "$images" | grep -c . || true) dangling image(s) it had created" >&2
+}
+on_exit() {
+  local code=$?
+  if [[ $code != 0 ]]; then clean_up_after_failure; fi
   if [[ -n "$started" ]]; then
     kill "$started" 2>/dev/null || true
     wait "$started" 2>/dev/null || true
     stamp "stopped the dockerd it started (pid $started)"
   fi
+  exit $code
 }
-trap stop_daemon EXIT
+trap on_exit EXIT
 
 if ! docker info >/dev/null 2>&1; then
   if ! command -v dockerd >/dev/null || ! command -v debootstrap >/dev/null; then
@@ -36,6 +55,21 @@ if ! docker info >/dev/null 2>&1; then
   docker info >/dev/null 2>&1 || { tail -20 "$log" >&2; exit 1; }
   stamp "started dockerd (pid $started, log $log)"
 fi
+
+# Room first: on vfs every layer and every container is a full copy of the image (about 12 GB each; the tests run
+# up to three containers at once), so a short disk fails late and leaves tens of GB behind.
+root=$(docker info --format '{{.DockerRootDir}}')
+driver=$(docker info --format '{{.Driver}}')
+need=${DOCKER_NEED_GB:-$([[ $driver == vfs ]] && echo 40 || echo 15)}
+free=$(( $(df -Pk "$root" | awk 'NR == 2 {print $4}') / 1024 / 1024 ))
+if (( free < need )); then
+  echo "test-docker: needs about $need GB free under $root ($driver storage driver), has $free GB; free some (docker system prune) or set DOCKER_NEED_GB" >&2
+  exit 2
+fi
+containers_before=$(docker ps -aq --no-trunc | sorted_ids)
+images_before=$(docker images -q --no-trunc --filter dangling=true | sorted_ids)
+watching=1
+stamp "$free GB free under $root ($driver), $need GB needed"
 
 scripts/make-offline-base.sh "$BASE"
 stamp "base $BASE ready"

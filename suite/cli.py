@@ -173,7 +173,7 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument(
         "--compare",
         metavar="OLD_RESULTS_DIR",
-        help="add a regression section against older results; exit 1 when anything is flagged",
+        help="add a regression section against older results; exit 1 on a change for the worse (improvements never fail)",
     )
     rep.add_argument(
         "--k", type=_positive, help="flag metric changes beyond k·SE (default: report.compare.k, 2)"

@@ -64,6 +64,8 @@ def driver_environment(lock_digest: str) -> dict[str, Any]:
 
 
 def worker_environment(device: str) -> dict[str, Any]:
+    """What the process that trains has: in a container, the image's Python and libraries, not the driver's (a
+    result merges these over `driver_environment`'s)."""
     import numpy
     import timm
     import torch
@@ -71,6 +73,8 @@ def worker_environment(device: str) -> dict[str, Any]:
 
     cuda = torch.cuda.is_available()
     return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
         "torch": torch.__version__,
         "torchvision": torchvision.__version__,
         "timm": timm.__version__,

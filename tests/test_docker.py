@@ -1,7 +1,8 @@
 """The docker executor against a real engine (`make test-docker`): same metrics as the local executor, faults
 recorded like the local executor records them, and no container left behind (timeout, Ctrl-C, kill -9).
 
-Each container costs ~30 s on the vfs storage driver (it copies the 6 GB image), so the tests start few of them.
+Each container costs ~30 s on the vfs storage driver (it copies the 6 GB image), so the tests start few of them;
+`make test-docker` checks there is room for them first (README: "Docker: disk space").
 The image comes from $MEDTL_TEST_IMAGE (default medtl-bench:test, built by `make test-docker`).
 """
 
@@ -80,6 +81,14 @@ def test_same_seed_same_metrics_inside_and_outside_the_container(client, tmp_pat
     env = dict(e.split("=", 1) for e in image.attrs["Config"]["Env"])
     assert inside.environment["executor"] == "docker" and inside.environment["image"].startswith(IMAGE)
     assert inside.environment["git_sha"] == env["MEDTL_GIT_SHA"] and inside.environment["device"] == "cpu"
+    image_python = client.containers.run(
+        IMAGE,
+        ["-c", "import platform; print(platform.python_version())"],
+        entrypoint="python",
+        network_mode="none",
+        remove=True,
+    )
+    assert inside.environment["python"] == image_python.decode().strip()  # the container's, not the host's
     log = (tmp_path / "docker" / "dk-same" / "work" / inside.slug / "log.txt").read_text()
     assert "[medtl-bench] docker:" in log and "ok, best epoch" in log
     assert (tmp_path / "docker" / "dk-same" / "runs" / f"{inside.slug}.json").stat().st_uid == os.getuid()
@@ -146,27 +155,76 @@ def _wait_for_container(client, matrix: str, timeout: float = 300) -> None:
     assert containers(client, matrix), "no container started"
 
 
+def _inspect_safe_defaults(client, matrix: str, results: Path) -> None:
+    """Issue 19.6, by `docker inspect` of a running cell: never root, no capability, no privilege gain, a process
+    limit, memory and CPU limits without any flag, no network, a read-only root, data read-only, cache writable."""
+    (container,) = containers(client, matrix)
+    container.reload()
+    host, config = container.attrs["HostConfig"], container.attrs["Config"]
+    user = config["User"]
+    assert user and user.split(":")[0] not in ("0", "root"), user
+    assert host["CapDrop"] == ["ALL"] and "no-new-privileges" in (host["SecurityOpt"] or [])
+    assert host["PidsLimit"] and host["PidsLimit"] > 0
+    assert host["Memory"] > 0 and host["MemorySwap"] == host["Memory"] and host["NanoCpus"] > 0
+    assert host["NetworkMode"] == "none" and host["ReadonlyRootfs"] is True
+    mounts = {m["Destination"]: m for m in container.attrs["Mounts"]}
+    cache = os.environ["MEDTL_CACHE"]
+    generated = str((Path(cache) / "data" / "synthetic-vessels").resolve())
+    assert mounts[generated]["RW"] is False  # the synthetic set: read-only over the writable cache
+    assert mounts[str(Path(cache).resolve())]["RW"] is True
+    assert mounts[str(results.resolve() / matrix)]["RW"] is True
+    assert all(not m["RW"] for d, m in mounts.items() if d == "/data" or d.endswith("datasets.lock"))
+
+
+def _wait_for_epoch_line(log: Path, timeout: float = 300) -> str:
+    """Logs stream: a plain `epoch N/M` line reaches log.txt while the cell trains (not only its header)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        text = log.read_text() if log.exists() else ""
+        if "\nepoch 1/" in text or text.startswith("epoch 1/"):
+            return text
+        time.sleep(1)
+    raise AssertionError(f"no epoch line in {log} after {timeout:.0f} s: {text[-500:]!r}")
+
+
 def test_kill_9_leaves_an_orphan_the_next_run_removes_and_ctrl_c_removes_its_own(client, tmp_path):
     path = write(
         tmp_path,
         "dk-int",
         "strategies: [{name: ft, train: {epochs: 500, early_stopping: {patience: null}}}]\nseeds: [0]",
     )
+    (cell,) = load_matrix(str(path), SuiteCatalog()).cells
     results = tmp_path / "results"
-    first = _driver(path, results)
-    _wait_for_container(client, "dk-int")
-    first.kill()  # SIGKILL: the driver cannot clean up
-    first.wait()
-    assert containers(client, "dk-int"), "the orphan should still be there"
-    second = _driver(path, results)
-    deadline = time.time() + 300
-    while time.time() < deadline and [
-        c for c in containers(client, "dk-int") if c.labels["medtl-bench.driver"].endswith(f":{first.pid}")
-    ]:
-        time.sleep(0.5)
-    _wait_for_container(client, "dk-int")  # the second driver's own container
-    second.send_signal(signal.SIGINT)
-    assert second.wait(timeout=300) == 130
-    assert "removed 1 containers left by a killed driver" in second.stderr.read()
-    assert containers(client, "dk-int") == []
-    assert not list((results / "dk-int" / "runs").glob("*.json"))  # an interrupted cell has no result
+    drivers: list[subprocess.Popen] = []
+    try:
+        first = _driver(path, results)
+        drivers.append(first)
+        _wait_for_container(client, "dk-int")
+        _inspect_safe_defaults(client, "dk-int", results)
+        text = _wait_for_epoch_line(results / "dk-int" / "work" / cell.slug / "log.txt")
+        assert "\r" not in text  # plain lines, no progress-bar frames
+        first.kill()  # SIGKILL: the driver cannot clean up
+        first.wait()
+        assert containers(client, "dk-int"), "the orphan should still be there"
+        second = _driver(path, results)
+        drivers.append(second)
+        deadline = time.time() + 300
+        while time.time() < deadline and [
+            c
+            for c in containers(client, "dk-int")
+            if c.labels["medtl-bench.driver"].endswith(f":{first.pid}")
+        ]:
+            time.sleep(0.5)
+        _wait_for_container(client, "dk-int")  # the second driver's own container
+        second.send_signal(signal.SIGINT)
+        assert second.wait(timeout=300) == 130
+        assert "removed 1 containers left by a killed driver" in second.stderr.read()
+        assert containers(client, "dk-int") == []
+        assert not list((results / "dk-int" / "runs").glob("*.json"))  # an interrupted cell has no result
+    finally:  # a failed assertion must not leave a driver or a container running
+        for driver in drivers:
+            if driver.poll() is None:
+                driver.kill()
+                driver.wait()
+        for container in containers(client, "dk-int"):
+            container.remove(force=True)

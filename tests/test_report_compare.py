@@ -25,7 +25,14 @@ report: {tables: [davila]}
 """
 
 
-def spec(shift: dict | None = None, latency: dict | None = None, fail: tuple | None = None, device=None):
+def spec(
+    shift: dict | None = None,
+    latency: dict | None = None,
+    fail: tuple | None = None,
+    device=None,
+    params: int = 11_000,
+    macs: float = 1.5,
+):
     """Seed s of ft has accuracy 0.80 + 0.01·s (lp 0.70 + ...), moved by `shift[strategy]`."""
     shift, latency = shift or {}, latency or {}
 
@@ -38,7 +45,8 @@ def spec(shift: dict | None = None, latency: dict | None = None, fail: tuple | N
             "val": acc,
             "test": acc,
             "latency_ms": 2.0 * latency.get(k["strategy"], 1.0),
-            "params": 11_000,
+            "params": params,
+            "macs": macs,
         }
 
     return of
@@ -64,7 +72,7 @@ def report(tmp_path: Path, matrix, of, old: Path, cfg: CompareConfig | None = No
 def test_identical_results_flag_nothing(setup):
     tmp_path, _, matrix, old = setup
     flagged, section = report(tmp_path, matrix, spec(), old)
-    assert flagged == 0 and "**Nothing flagged.**" in section
+    assert flagged == 0 and "**No regression.**" in section
     assert "2 group(s) compared; 0 new (no old results); 0 no longer present" in section
 
 
@@ -91,8 +99,35 @@ def test_exit_code_for_nightly_ci(setup, capsys):
     write_results(matrix, tmp_path / "new", spec())
     args = ["report", str(path), "--results", str(tmp_path / "new"), "--compare", str(old.root)]
     assert main(args) == 0
-    write_results(matrix, tmp_path / "new", spec(shift={"lp": 0.1}))
+    write_results(matrix, tmp_path / "new", spec(shift={"lp": -0.1}))  # worse: +0.1 would be an improvement
     assert main(args) == 1
     assert "regression(s) flagged" in capsys.readouterr().err
     assert main([*args, "--k", "1000"]) == 0  # the CLI overrides the matrix's k
     assert main([*args[:-1], str(tmp_path / "nowhere")]) == 2
+
+
+def test_improvements_are_listed_apart_and_never_fail_the_job(setup, capsys):
+    """Issue 19.6: a latency 82% faster, a better accuracy, a smaller model are improvements: exit 0, so the nightly
+    job publishes and the baseline moves. Only a change for the worse fails."""
+    tmp_path, path, matrix, old = setup
+    better = spec(shift={"ft": 0.05}, latency={"ft": 0.18, "lp": 0.18}, params=10_000, macs=1.2)
+    flagged, section = report(tmp_path, matrix, better, old)
+    assert flagged == 0 and "**No regression.**" in section
+    assert "| ft | batch-1 latency (faster) | 2.00 ms | 0.36 ms | -82.0% | ±10% |" in section
+    assert "| ft | test Acc (better) | 0.8100 (n=3) | 0.8600 (n=3) | +0.0500 |" in section
+    assert "| lp | parameters (fewer) | 11,000 | 10,000 | -1,000 | any |" in section
+    assert "| lp | GMACs (fewer) | 1.5000 | 1.2000 | -0.3000 | any |" in section
+    assert "**9 improvement(s)** (not a failure)." in section  # 3 metrics of ft, latency, params, MACs ×2
+    write_results(matrix, tmp_path / "new", better)
+    args = ["report", str(path), "--results", str(tmp_path / "new"), "--compare", str(old.root)]
+    assert main(args) == 0
+    out, err = capsys.readouterr()
+    assert "regression" not in err and "9 improvement(s) against" in out
+    # the same changes the other way are regressions, each of them
+    worse = spec(shift={"ft": -0.05}, latency={"ft": 1.82, "lp": 1.82}, params=12_000, macs=1.8)
+    flagged, section = report(tmp_path, matrix, worse, old)
+    assert flagged == 9 and "| ft | batch-1 latency (slower) | 2.00 ms | 3.64 ms | +82.0% | ±10% |" in section
+    assert "| lp | parameters (more) | 11,000 | 12,000 | +1,000 | any |" in section
+    assert "improvement(s)" not in section
+    write_results(matrix, tmp_path / "new", worse)
+    assert main(args) == 1

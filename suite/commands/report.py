@@ -13,7 +13,7 @@ from suite.results import RunPaths
 
 
 def report_command(args: argparse.Namespace) -> int:
-    """Exit 0, or 1 when `--compare` flags a regression; a results folder without results is a `UserError`
+    """Exit 0, or 1 when `--compare` flags a regression (a change for the worse; improvements never fail); a results folder without results is a `UserError`
     (exit 2) and nothing is written (an empty leaderboard would look like a report of nothing having run)."""
     matrix = load_checked(args.matrix, args.max_cells)
     cfg = matrix.spec.report.compare
@@ -36,6 +36,10 @@ def report_command(args: argparse.Namespace) -> int:
             f"medtl-bench: warning: {outcome.unreadable} result file(s) could not be read; their cells count as "
             f"missing (listed in {outcome.path.name}); `medtl-bench run {matrix.name}` computes them again",
             file=sys.stderr,
+        )
+    if outcome.improved:
+        print(
+            f"medtl-bench: {outcome.improved} improvement(s) against {compare} (listed in {outcome.path.name})"
         )
     if outcome.flagged:
         print(f"medtl-bench: {outcome.flagged} regression(s) flagged against {compare}:", file=sys.stderr)

@@ -33,6 +33,9 @@ class CompareConfig(_Strict):
     latency_pct: float = Field(
         10.0, gt=0, description="flag batch-1 latency changes beyond this many percent"
     )
+    memory_pct: float = Field(
+        10.0, gt=0, description="flag peak-memory changes beyond this many percent (same kind of memory)"
+    )
 
 
 class SignificanceConfig(BaseModel):

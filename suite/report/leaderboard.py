@@ -37,7 +37,8 @@ LIST_CAP = 50  # failed / missing cells listed in the markdown; results.csv has 
 @dataclass
 class ReportOutcome:
     path: Path
-    flagged: int = 0
+    flagged: int = 0  # regressions against --compare: changes for the worse
+    improved: int = 0  # changes for the better: listed, never a failure
     plots: list[Path] = field(default_factory=list)
     """The figures as PNG (each has a PDF beside it, in `files`)."""
     summary: str = ""
@@ -208,7 +209,7 @@ def write_report(
         cfg = compare_cfg or ctx.config.compare
         cmp = compare(collected, collect_folder(resolve_old(compare_dir, matrix.name)), cfg)
         body += regression_section(cmp, str(compare_dir), cfg)
-        outcome.flagged = cmp.flagged
+        outcome.flagged, outcome.improved = cmp.flagged, len(cmp.better)
         outcome.summary = "\n".join(
             f"  {' / '.join(f[:4])}: {f[4]} {f[5]} → {f[6]} ({f[7]})" for f in cmp.flags
         )

@@ -120,9 +120,10 @@ def make_launcher(
 
         settings = _override(matrix.spec.executor.docker, args, _DOCKER_FLAGS)
         pool = _gpu_pool(args, paths, visible_gpus(settings.gpus))
-        launcher = DockerLauncher(settings, paths.root, matrix.name, pool=pool)
+        jobs = jobs or max(1, pool.capacity)
+        launcher = DockerLauncher(settings, paths.root, matrix.name, pool=pool, jobs=jobs)
         print(f"medtl-bench: docker executor: {settings.image} on {_where(pool)}", file=sys.stderr)
-        return launcher, jobs or max(1, pool.capacity), {**launcher.environment(), **_sharing_record(pool)}
+        return launcher, jobs, {**launcher.environment(), **_sharing_record(pool)}
     if name == "slurm":
         from suite.runner.slurm import SlurmLauncher
 
