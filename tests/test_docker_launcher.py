@@ -202,12 +202,17 @@ def test_a_root_driver_never_runs_a_root_container(tmp_path, cell, caller, monke
     la = launcher(tmp_path, FakeClient())
     results = (tmp_path / "results" / "tiny").resolve()
     expect = docker_launcher.run_as(results)
-    args = la.create_args(cell, tmp_path / "cell.json", None)
+    spec = results / "work" / cell.slug / "cell.json"
+    spec.parent.mkdir(parents=True)
+    args = la.create_args(cell, spec, None)
     assert args["user"] == f"{expect[0]}:{expect[1]}" and expect[0] != 0
     handed = {path for path, *_ in owned}
     assert str(results) in handed and args["environment"]["MEDTL_CACHE"] in handed  # the writable mounts
     assert {(u, g) for _, u, g in owned} == {expect}
     assert not any(path.startswith(str((tmp_path / "data").resolve())) for path in handed)  # never the data
+    owned.clear()  # the next cell: the mounts were walked once; only its own work folder is handed over
+    la.create_args(cell, spec, None)
+    assert {path for path, *_ in owned} == {str(spec.parent)}
 
 
 def test_run_as_is_never_root(caller):

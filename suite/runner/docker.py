@@ -229,6 +229,7 @@ class DockerLauncher:
         self.cpus = settings.cpus or cpus
         self.results_root = results_root.resolve()
         self._data_lock = threading.Lock()
+        self._handed: set[str] = set()
         try:
             self.image = self.client.images.get(settings.image)
         except docker.errors.ImageNotFound:
@@ -278,9 +279,13 @@ class DockerLauncher:
         s = self.settings
         volumes = {**self.volumes, **self._dataset_mounts(cell)}
         if _caller()[0] == 0:  # the cell runs as self.uid: it must be able to write what the root driver made
+            # each writable mount is walked once per run (a large cache is not walked before every cell); later,
+            # the root driver writes only into the cell's own work folder (its spec), handed over each time
             for path, mount in volumes.items():
-                if mount["mode"] == "rw":
+                if mount["mode"] == "rw" and path not in self._handed:
                     hand_over(Path(path), self.uid, self.gid)
+                    self._handed.add(path)
+            hand_over(spec_path.parent, self.uid, self.gid)
         args: dict[str, Any] = {
             "image": s.image,
             "entrypoint": ["python", "-m", "suite.runner.worker"],
