@@ -3,8 +3,8 @@
 #   make test                                                              the CPU test suite
 #   make test-slow                                                         the slow tests (+ chromium, pdflatex: test-tools)
 #   make report MATRIX=... [COMPARE=old/results/dir]                       rebuild a leaderboard (+ regression check)
-#   make bench-latency MATRIX=...                                          time every network of a matrix (pytest-benchmark)
-#                                                                          → results/<matrix>/latency.json
+#   make bench-latency MATRIX=...                                          time every network of a matrix, interleaved in one
+#                                                                          process → results/<matrix>/latency.json
 #   make latency-cv [ARCH=resnet18 SIZE=224 REPEATS=5]                      repeat `profile`, print the CV of batch-1 latency
 #   make bench-data-cache                                                 decoded-image cache vs decoding each epoch
 #   make bench-generators                                                 img/s of the embedded datasets' generators
@@ -75,7 +75,7 @@ report: $(STAMP)
 	$(BIN)/medtl-bench report $(MATRIX) --results $(RESULTS) $(if $(COMPARE),--compare $(COMPARE))
 
 bench-latency: $(STAMP)
-	$(BIN)/python -m pytest -q -p no:cacheprovider benchmarks/latency --matrix $(MATRIX) --results $(RESULTS)
+	$(BIN)/python benchmarks/latency/interleaved.py --matrix $(MATRIX) --results $(RESULTS)
 
 ARCH ?= resnet18
 SIZE ?= 224
