@@ -147,11 +147,17 @@ def table(data: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from suite.errors import UserError
+
     args = parse(argv)
     command = (
         shlex.join([sys.executable, *sys.argv]) if argv is None else shlex.join(["interleaved.py", *argv])
     )
-    data = measure(args, command)
+    try:
+        data = measure(args, command)
+    except UserError as exc:  # a bad matrix or architecture name: one line, exit 2
+        print(f"interleaved.py: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return exc.exit_code
     text = json.dumps(data, indent=1)
     if args.out == "-":
         print(text)
