@@ -5,7 +5,7 @@
 #   make report MATRIX=... [COMPARE=old/results/dir]                       rebuild a leaderboard (+ regression check)
 #   make bench-latency MATRIX=...                                          time every network of a matrix, interleaved in one
 #                                                                          process → results/<matrix>/latency.json
-#   make latency-cv [ARCH=resnet18 SIZE=224 REPEATS=5]                      repeat `profile`, print the CV of batch-1 latency
+#   make latency-cv [ARCH=resnet18 SIZE=224 REPEATS=5 THREADS=]            CV of batch-1 latency: interleaved vs `profile`
 #   make bench-data-cache                                                 decoded-image cache vs decoding each epoch
 #   make bench-generators                                                 img/s of the embedded datasets' generators
 #   make bench-feature-cache                                              an LP cell on cached features vs on images
@@ -81,7 +81,7 @@ ARCH ?= resnet18
 SIZE ?= 224
 REPEATS ?= 5
 latency-cv: $(STAMP)
-	$(BIN)/python benchmarks/latency/stability.py $(ARCH) --image-size $(SIZE) --repeats $(REPEATS)
+	$(BIN)/python benchmarks/latency/stability.py $(ARCH) --image-size $(SIZE) --repeats $(REPEATS) $(if $(THREADS),--threads $(THREADS))
 
 test: $(STAMP) $(ACTIONLINT)
 	$(BIN)/python -m pytest -q

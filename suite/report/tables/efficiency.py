@@ -3,10 +3,11 @@
 P is the parameter count of the model as the strategy left it (TTL and TF shrink it), MACs come from the named
 counter (`report.macs_counter`), T is the batch-1 median latency, with its device in the caption. A trainable-
 parameter column is added (LP and LoRA train a small share of P). When `make bench-latency` wrote the matrix's
-latency.json, its pytest-benchmark median is a further column: one quiet, dedicated measurement per network, where
-T comes from each training run's own process. Bold: the best of each column in the table; in the two latency
-columns only where the fastest row's interquartile interval is clear of every slower row's (`clear_winners`): two
-networks whose intervals overlap are not told apart, so nothing is marked.
+latency.json, its median is a further column, T bench: every network timed in one process, interleaved with the
+others, where T comes from the training process of the cell that first measured the network (suite/profiling/
+shared.py). Bold: the best of each column in the table; in the two latency columns only where the fastest row's
+interquartile interval is clear of every slower row's (`clear_winners`): two networks whose intervals overlap are
+not told apart, so nothing is marked.
 """
 
 from __future__ import annotations
