@@ -2,7 +2,8 @@
 the interleaved method (benchmarks/latency/interleaved.py, what `make bench-latency` writes) and the per-cell method
 (`medtl-bench profile`, what each cell records). Prints, per method, the batch-1 median of every repeat, their
 min/max, the coefficient of variation (sample std / mean) of those medians, and for the interleaved method the CV of
-its CPU-time medians too; with the load average, the steal time and the command.
+its CPU-time medians too; with `--with OTHER`, the ratio of the two networks' medians per repeat and its CV, by each
+method; with the load average, the steal time and the command.
 
     python benchmarks/latency/stability.py resnet18 --image-size 224 --repeats 5 [--threads 2] [--with resnet50]
 """
@@ -29,11 +30,21 @@ def _run(cmd: list[str]) -> dict:
 
 
 def per_cell(args: argparse.Namespace) -> dict[str, float]:
-    cmd = [sys.executable, "-m", "suite", "profile", args.architecture, "--image-size", str(args.image_size)]
-    cmd += ["--json", "--batch-sizes", "1", "--no-train", "--warmup", str(args.warmup)]
-    cmd += ["--iterations", str(args.iterations), *(["--threads", str(args.threads)] if args.threads else [])]
-    one = _run(cmd)["latency"]["batch_1"]
-    return {"median_ms": one["median_ms"], "iqr_ms": one["iqr_ms"]}
+    out: dict[str, float] = {}
+    for arch in [args.architecture, *args.others]:  # one fresh process per network, as cells measure
+        cmd = [sys.executable, "-m", "suite", "profile", arch, "--image-size", str(args.image_size)]
+        cmd += ["--json", "--batch-sizes", "1", "--no-train", "--warmup", str(args.warmup)]
+        cmd += [
+            "--iterations",
+            str(args.iterations),
+            *(["--threads", str(args.threads)] if args.threads else []),
+        ]
+        one = _run(cmd)["latency"]["batch_1"]
+        if arch == args.architecture:
+            out |= {"median_ms": one["median_ms"], "iqr_ms": one["iqr_ms"]}
+        else:
+            out[f"ratio_{arch}"] = out["median_ms"] / one["median_ms"]
+    return out
 
 
 def interleaved(args: argparse.Namespace) -> dict[str, float]:
@@ -44,9 +55,11 @@ def interleaved(args: argparse.Namespace) -> dict[str, float]:
     cmd += ["--warmup", str(args.warmup), "--rounds", str(args.rounds), "--block", str(args.block)]
     cmd += ["--threads", str(args.threads)] if args.threads else []
     data = _run(cmd)
-    row = next(r for r in data["networks"] if r["architecture"] == args.architecture)
+    rows = {r["architecture"]: r for r in data["networks"]}
+    row = rows[args.architecture]
     keys = ("median_ms", "iqr_ms", "process_cpu_median_ms", "thread_cpu_median_ms", "cpu_per_wall")
-    return {k: row[k] for k in keys} | {"steal_s": data["medtl"]["conditions"]["steal_s"] or 0.0}
+    ratios = {f"ratio_{a}": row["median_ms"] / rows[a]["median_ms"] for a in args.others}
+    return {k: row[k] for k in keys} | ratios | {"steal_s": data["medtl"]["conditions"]["steal_s"] or 0.0}
 
 
 def cv(values: list[float]) -> float:
@@ -97,6 +110,13 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"  interleaved CPU/wall per repeat: {share}; steal {sum(r['steal_s'] for r in runs):.2f} s in all"
         )
+    for other in args.others:  # how repeatable is the comparison of two networks, by each method
+        for m in methods:
+            ratios = [r[f"ratio_{other}"] for r in got[m]]
+            print(
+                f"  {m} ratio {args.architecture} / {other}: median {statistics.median(ratios):.3f}, "
+                f"min {min(ratios):.3f}, max {max(ratios):.3f}, CV {100 * cv(ratios):.1f}%"
+            )
     print(
         f"load average (1/5/15 min) before {'/'.join(f'{x:.2f}' for x in load_before)},"
         f" after {'/'.join(f'{x:.2f}' for x in os.getloadavg())}; {os.cpu_count()} CPUs"
