@@ -13,7 +13,8 @@ Each stage and epoch is reported as it happens (suite/runner/progress.py): a pla
 log, progress.json for the driver, metrics.csv, and TensorBoard events when asked.
 
 A cell is a pure function of its resolved config: the same config and seed give the same result on the same
-machine (its MACs and latency are its network's, measured by whichever cell of the matrix got there first). The executor runs this in a fresh process per cell (suite/runner/worker.py).
+machine (its MACs and latency are its network's, measured by whichever cell of the matrix got there first). The
+executor runs this in a fresh process per cell (suite/runner/worker.py).
 """
 
 from __future__ import annotations
