@@ -3,9 +3,9 @@
 #   make test                                                              the CPU test suite
 #   make test-slow                                                         the slow tests (+ chromium, pdflatex: test-tools)
 #   make report MATRIX=... [COMPARE=old/results/dir]                       rebuild a leaderboard (+ regression check)
-#   make bench-latency MATRIX=...                                          time every network of a matrix (pytest-benchmark)
-#                                                                          → results/<matrix>/latency.json
-#   make latency-cv [ARCH=resnet18 SIZE=224 REPEATS=5]                      repeat `profile`, print the CV of batch-1 latency
+#   make bench-latency MATRIX=...                                          time every network of a matrix, interleaved in one
+#                                                                          process → results/<matrix>/latency.json
+#   make latency-cv [ARCH=resnet18 SIZE=224 REPEATS=5 THREADS=]            CV of batch-1 latency: interleaved vs `profile`
 #   make bench-data-cache                                                 decoded-image cache vs decoding each epoch
 #   make bench-generators                                                 img/s of the embedded datasets' generators
 #   make bench-feature-cache                                              an LP cell on cached features vs on images
@@ -75,13 +75,13 @@ report: $(STAMP)
 	$(BIN)/medtl-bench report $(MATRIX) --results $(RESULTS) $(if $(COMPARE),--compare $(COMPARE))
 
 bench-latency: $(STAMP)
-	$(BIN)/python -m pytest -q -p no:cacheprovider benchmarks/latency --matrix $(MATRIX) --results $(RESULTS)
+	$(BIN)/python benchmarks/latency/interleaved.py --matrix $(MATRIX) --results $(RESULTS)
 
 ARCH ?= resnet18
 SIZE ?= 224
 REPEATS ?= 5
 latency-cv: $(STAMP)
-	$(BIN)/python benchmarks/latency/stability.py $(ARCH) --image-size $(SIZE) --repeats $(REPEATS)
+	$(BIN)/python benchmarks/latency/stability.py $(ARCH) --image-size $(SIZE) --repeats $(REPEATS) $(if $(THREADS),--threads $(THREADS))
 
 test: $(STAMP) $(ACTIONLINT)
 	$(BIN)/python -m pytest -q

@@ -238,8 +238,8 @@ def cell_result(tmp_path_factory):
     from suite.runner.spec import CellSpec
 
     tmp = tmp_path_factory.mktemp("cell")
-    (tmp / "prof.yaml").write_text(CELL)
-    (cell,) = _load(str(tmp / "prof.yaml")).cells
+    (tmp / "prof.yaml").write_text(CELL.replace("seeds: [0]", "seeds: [0, 1]"))
+    cell = next(c for c in _load(str(tmp / "prof.yaml")).cells if c.config.seed == 0)
     paths = RunPaths(tmp / "results" / "prof")
     paths.cell_dir(cell).mkdir(parents=True)
     spec = CellSpec.for_cell(cell, paths, "prof", {})
@@ -256,6 +256,27 @@ def test_cell_records_profiling_fields(cell_result):
     assert lat.batch(1).n == 3 and lat.batch(8).n == 3
     assert result.memory.kind == "cpu_peak_rss" and result.memory.peak_bytes > 2**20
     assert result.throughput["train_img_s"] > 0 and result.timings["profile_s"] > 0
+
+
+def test_a_second_cell_of_the_same_network_reuses_its_macs_and_latency(cell_result):
+    """Issue 15.3: MACs and latency once per distinct network of a matrix; another seed reads the first's."""
+    from suite.commands import load_checked as _load
+    from suite.results import RunPaths
+    from suite.runner.cell import run_cell
+    from suite.runner.spec import CellSpec
+
+    first, runs = cell_result
+    assert first.macs.measured_by == first.latency.measured_by == first.slug
+    stored = runs.parent / "work" / "networks" / f"{first.macs.network}.json"
+    assert stored.is_file()
+    yaml = runs.parent.parent.parent / "prof.yaml"
+    cell = next(c for c in _load(str(yaml)).cells if c.config.seed == 1)
+    paths = RunPaths(runs.parent)
+    paths.cell_dir(cell).mkdir(parents=True)
+    second = run_cell(CellSpec.for_cell(cell, paths, "prof", {}))
+    assert second.macs.measured_by == second.latency.measured_by == first.slug
+    assert second.macs.network == first.macs.network
+    assert second.macs.fvcore == first.macs.fvcore and second.latency.batch(1) == first.latency.batch(1)
 
 
 def test_cell_metrics_recompute_from_its_predictions(cell_result):
@@ -285,21 +306,31 @@ def test_bench_targets_collapse_strategies_that_do_not_reshape(tmp_path):
 
 @pytest.mark.slow
 def test_bench_latency_suite_writes_the_latency_file(tmp_path):
-    """`make bench-latency` end to end on a one-network matrix (a pytest-benchmark run in a subprocess)."""
-    from suite.results.latency import latency_rows
+    """`make bench-latency` end to end on a two-network matrix (the interleaved script in a subprocess)."""
+    from suite.results.latency import BatchOneLatency, latency_rows
 
     repo = Path(__file__).resolve().parents[1]
-    (tmp_path / "lat.yaml").write_text(CELL.replace("name: prof", "name: lat"))
-    options = ["--latency-warmup", "1", "--latency-iterations", "3", "--latency-batch-sizes", "1,2"]
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "benchmarks/latency"]
-    cmd += ["--matrix", str(tmp_path / "lat.yaml"), "--results", str(tmp_path / "results"), *options]
+    text = CELL.replace("name: prof", "name: lat").replace(
+        "strategies: [lp]", 'strategies: [lp, "ttl@block3"]'
+    )
+    (tmp_path / "lat.yaml").write_text(text)
+    options = ["--warmup", "1", "--rounds", "2", "--block", "2", "--batch-sizes", "1,2", "--quiet"]
+    cmd = [sys.executable, "benchmarks/latency/interleaved.py", "--matrix", str(tmp_path / "lat.yaml")]
+    cmd += ["--results", str(tmp_path / "results"), *options]
     subprocess.run(cmd, check=True, cwd=repo, capture_output=True)
-    rows = latency_rows(tmp_path / "results" / "lat" / "latency.json")
-    assert [(r["architecture"], r["batch_size"], r["n"]) for r in rows] == [
-        ("timm:resnet10t", 1, 3),
-        ("timm:resnet10t", 2, 3),
+    path = tmp_path / "results" / "lat" / "latency.json"
+    rows = latency_rows(path)
+    assert [(r["strategy"], r["batch_size"], r["n"]) for r in rows] == [
+        (None, 1, 4),
+        (None, 2, 4),
+        ("ttl@block3", 1, 4),
+        ("ttl@block3", 2, 4),
     ]
-    assert all(r["median_ms"] > 0 and r["device"].startswith("cpu (") for r in rows)
+    assert all(r["q1_ms"] <= r["median_ms"] <= r["q3_ms"] and r["process_cpu_median_ms"] >= 0 for r in rows)
+    assert all(r["device"].startswith("cpu (") for r in rows)
+    conditions = json.loads(path.read_text())["medtl"]["conditions"]
+    assert conditions["rounds"] == 2 and conditions["block"] == 2 and len(conditions["load_before"]) == 3
+    assert BatchOneLatency.read(path).lookup("timm:resnet10t", 32, 2, "ttl@block3") > 0
 
 
 def test_latency_rows_refuse_an_unknown_format(tmp_path):
@@ -309,5 +340,5 @@ def test_latency_rows_refuse_an_unknown_format(tmp_path):
     path.write_text(json.dumps({"benchmarks": [{"extra_info": {"median_ms": 1.0}}], "medtl": {"format": 1}}))
     assert latency_rows(path) == [{"median_ms": 1.0}]
     path.write_text(json.dumps({"benchmarks": []}))
-    with pytest.raises(ValueError, match="latency file format None, expected 1"):
+    with pytest.raises(ValueError, match="latency file format None, expected 1 or 2"):
         latency_rows(path)

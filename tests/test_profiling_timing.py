@@ -89,3 +89,32 @@ def test_latency_budget_stops_slow_timing_early_and_says_so():
     )
     assert 3 <= record["batch_1"]["n"] < 30 and record["batch_1"]["warmup"] < 10  # both counts as they ran
     assert notes and "of 30 timed calls (max_seconds 0.1 reached)" in notes[0] and "of 10 warm-up" in notes[0]
+
+
+def test_interleaved_timing_rotates_blocks_and_records_cpu_time():
+    """Issue 16.5: every network timed in one process in rotating round-robin blocks, CPU time beside wall time."""
+    from suite.profiling.interleaved import summarise_calls, time_interleaved
+
+    calls: list[str] = []
+    steps = {k: (lambda k=k: calls.append(k)) for k in "abc"}
+    times = time_interleaved(steps, rounds=3, block=2, warmup=1)
+    assert "".join(calls) == "abc" + "aabbcc" + "bbccaa" + "ccaabb"  # warm-up, then each round rotated by one
+    assert all(len(t.wall) == len(t.thread_cpu) == len(t.process_cpu) == 6 for t in times.values())
+    summary = summarise_calls(times["a"])
+    assert summary["n"] == 6 and summary["q1_ms"] <= summary["median_ms"] <= summary["q3_ms"]
+    assert {"thread_cpu_median_ms", "process_cpu_median_ms", "cpu_per_wall", "min_ms", "max_ms"} <= set(
+        summary
+    )
+
+
+def test_interleaved_latency_of_two_networks_on_the_cpu():
+    from suite.profiling.interleaved import InterleavedSettings, measure_interleaved
+
+    small = nn.Sequential(nn.Conv2d(3, 2, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+    big = nn.Sequential(nn.Conv2d(3, 8, 3), nn.Conv2d(8, 8, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+    settings = InterleavedSettings(batch_sizes=(1, 2), warmup=1, rounds=2, block=2, threads=1)
+    summary, header = measure_interleaved({"s": (small, 16), "b": (big, 16)}, torch.device("cpu"), settings)
+    assert set(summary) == {("s", 1), ("s", 2), ("b", 1), ("b", 2)}
+    assert all(s["n"] == 4 and s["median_ms"] > 0 for s in summary.values())
+    assert header["threads"] == 1 and header["rounds"] == 2 and header["dtype"] == "float32"
+    assert small.training  # timed on copies: the caller's modules are untouched

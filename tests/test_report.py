@@ -272,6 +272,56 @@ def test_latency_benchmark_is_merged_into_the_efficiency_table(tmp_path):
     assert dense.rstrip().endswith("| — |")  # not benchmarked
 
 
+def _efficiency(board: str) -> list[list[str]]:
+    """The efficiency table's body rows, as cells."""
+    section = board[board.index("### Efficiency") : board.index("## Best per dataset")]
+    lines = [
+        ln for ln in section.splitlines() if ln.startswith("| resnet50 ") or ln.startswith("| densenet121 ")
+    ]
+    return [[c.strip() for c in ln.strip("|").split("|")] for ln in lines]
+
+
+def test_overlapping_latency_intervals_mark_no_winner(tmp_path):
+    """Issue 16.5: 7.95 vs 14.00 ms for one network was bolded as "best". Rows whose interquartile intervals
+    overlap are not told apart: no bold in either latency column; a clear gap still gets its mark."""
+
+    def spec(cell):
+        out = main_spec(cell)
+        if out and "latency_ms" in out:  # every row within 0.05 ms of the others, IQR 0.1 ms
+            out["latency_ms"] = 5.0 if cell.key["strategy"] == "ft" else 5.04
+        return out
+
+    matrix, paths = build(tmp_path, MAIN, spec)
+    entry = {"architecture": "resnet50", "image_size": 224}
+    _latency_file(
+        paths.root / "latency.json",
+        [
+            {**entry, "strategy": None, "median_ms": 8.0, "iqr_ms": 2.0},
+            {**entry, "strategy": "ttl@block2", "median_ms": 7.5, "iqr_ms": 2.0},
+        ],
+    )
+    rows = _efficiency(write_report(matrix, paths).path.read_text())
+    assert rows and all("**" not in r[-1] and "**" not in r[-2] for r in rows), rows
+
+    _latency_file(  # the same medians, intervals apart: the faster network is marked
+        paths.root / "latency.json",
+        [
+            {**entry, "strategy": None, "median_ms": 8.0, "iqr_ms": 0.2},
+            {**entry, "strategy": "ttl@block2", "median_ms": 7.5, "iqr_ms": 0.2},
+        ],
+    )
+    rows = _efficiency(write_report(matrix, paths).path.read_text())
+    assert [r[1] for r in rows if "**" in r[-1]] == ["TTL-1 (block2)"]
+
+
+def test_latency_interval_comes_from_quartiles_when_recorded():
+    from suite.results.latency import interval
+
+    assert interval({"median_ms": 10.0, "iqr_ms": 4.0, "q1_ms": 9.5, "q3_ms": 13.5}) == (9.5, 13.5)
+    assert interval({"median_ms": 10.0, "iqr_ms": 4.0}) == (8.0, 12.0)
+    assert interval({"median_ms": 10.0}) == (10.0, 10.0)
+
+
 def test_no_latency_file_no_bench_column(main_board):
     assert "T bench" not in main_board[3]
 

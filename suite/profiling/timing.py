@@ -1,7 +1,7 @@
 """Inference latency (eval mode, no grad) and training-step throughput, timed the same way everywhere.
 
-`forward_step` builds the one callable that is timed, by `measure_latency` here and by the pytest-benchmark suite
-in benchmarks/latency/: a fixed random batch, eval mode, no grad, optional bf16 autocast and channels_last (GPU),
+`forward_step` builds the one callable that is timed, by `measure_latency` here (one cell's record) and by the
+interleaved timer of a matrix's networks (suite/profiling/interleaved.py, benchmarks/latency/): a fixed random batch, eval mode, no grad, optional bf16 autocast and channels_last (GPU),
 and a CUDA synchronisation inside the call so each call's wall time is the device's time. The loop is written out
 rather than taken from `torch.utils.benchmark.Timer`, whose `timeit` warms up before every call and whose
 `blocked_autorange` chooses its own iteration counts; the suite fixes both counts and records them.

@@ -2,6 +2,7 @@
 
 results/<matrix>/runs/<slug>.json      the result (committed, published); <slug>.npz its test predictions
 results/<matrix>/work/<slug>/          cell.json, log.txt, progress.json, best.pt, lock  (git-ignored)
+results/<matrix>/work/networks/        MACs and latency per distinct network, shared by its cells (git-ignored)
 results/<matrix>/analysis/<kind>/      CAM grids and SVCCA curves, each figure with a <name>.json manifest
 results/<matrix>/latency.json          `make bench-latency`'s timings, when run
 results/<matrix>/plots/                the report's figures

@@ -42,6 +42,10 @@ class MacsRecord(Record):
     fvcore: float | None = None
     thop: float | None = None
     errors: dict[str, str] | None = None
+    network: str | None = None
+    """The network's key digest in the matrix's store of network costs (suite/profiling/shared.py)."""
+    measured_by: str | None = None
+    """The slug of the cell that measured these figures; this cell's own, or another's with the same network."""
 
     def by(self, counter: str) -> float | None:
         return getattr(self, counter, None)
@@ -76,6 +80,9 @@ class LatencyRecord(Record):
     image_size: int | None = None
     warmup: int | None = None
     error: str | None = None
+    network: str | None = None
+    measured_by: str | None = None
+    """As in `MacsRecord`: the network's key digest and the cell that measured it."""
 
     @model_validator(mode="after")
     def _batches(self) -> LatencyRecord:

@@ -5,14 +5,16 @@
     built  = the cell's model, prepared by its strategy          (suite/assembly.py)
     fit    = train with early stopping; the best validation state is restored       (suite/train/)
     scores = validation and test metrics at that state; test predictions beside the result
-    cost   = params, MACs and latency of the trained network     (suite/profiling)
+    cost   = params, MACs and latency of the trained network     (suite/profiling; MACs and latency once per
+             distinct network of the matrix, shared through results/<matrix>/work/networks/)
     write the result atomically
 
 Each stage and epoch is reported as it happens (suite/runner/progress.py): a plain line per epoch in the cell's
 log, progress.json for the driver, metrics.csv, and TensorBoard events when asked.
 
 A cell is a pure function of its resolved config: the same config and seed give the same result on the same
-machine. The executor runs this in a fresh process per cell (suite/runner/worker.py).
+machine (its MACs and latency are its network's, measured by whichever cell of the matrix got there first). The
+executor runs this in a fresh process per cell (suite/runner/worker.py).
 """
 
 from __future__ import annotations
@@ -30,9 +32,11 @@ import torch
 from suite.assembly import Assembled, assemble
 from suite.data.dataset import TaskData, load_task_data
 from suite.environment import worker_environment
+from suite.matrix.cell import CellConfig
 from suite.matrix.schema import TrainConfig
 from suite.models.build import save_checkpoint
-from suite.profiling import count_params, peak_memory, profile_cell, reset_peak_memory
+from suite.profiling import count_params, peak_memory, reset_peak_memory
+from suite.profiling.shared import shared_profile
 from suite.results import CellResult, SplitMetrics, sanitise, write_predictions, write_result
 from suite.runner.progress import CellProgress
 from suite.runner.spec import MEMORY_ENV, THREADS_ENV, CellSpec, now
@@ -149,7 +153,9 @@ def run_cell(spec: CellSpec, imports_s: float = 0.0) -> CellResult:
 
     progress.enter("profiling")
     t_profile = time.perf_counter()
-    profile, profile_warnings = profile_cell(built.model, cfg, device)  # MACs on the CPU, latency on `device`
+    profile, profile_warnings = shared_profile(  # MACs on the CPU, latency on `device`; once per network
+        built.model, cfg, device, networks_store(spec), built_architecture(config), spec.slug
+    )
     progress.enter("done")
     progress.close()
     timings = {
@@ -183,6 +189,16 @@ def run_cell(spec: CellSpec, imports_s: float = 0.0) -> CellResult:
     result = sanitise(result)
     write_result(result, Path(spec.result_path))
     return result
+
+
+def built_architecture(config: CellConfig) -> dict[str, Any]:
+    """The architecture as built, without its weights (which change neither MACs nor latency)."""
+    return config.architecture.model_dump(mode="json", exclude={"weights"})
+
+
+def networks_store(spec: CellSpec) -> Path:
+    """results/<matrix>/work/networks: the matrix's MACs and latency per distinct network."""
+    return Path(spec.result_path).parent.parent / "work" / "networks"
 
 
 def to_device(built: Assembled, cfg: TrainConfig, device: torch.device) -> None:

@@ -3,8 +3,11 @@
 P is the parameter count of the model as the strategy left it (TTL and TF shrink it), MACs come from the named
 counter (`report.macs_counter`), T is the batch-1 median latency, with its device in the caption. A trainable-
 parameter column is added (LP and LoRA train a small share of P). When `make bench-latency` wrote the matrix's
-latency.json, its pytest-benchmark median is a further column: one quiet, dedicated measurement per network, where
-T comes from each training run's own process. Bold: the best of each column in the table.
+latency.json, its median is a further column, T bench: every network timed in one process, interleaved with the
+others, where T comes from the training process of the cell that first measured the network (suite/profiling/
+shared.py). Bold: the best of each column in the table; in the two latency columns only where the fastest row's
+interquartile interval is clear of every slower row's (`clear_winners`): two networks whose intervals overlap are
+not told apart, so nothing is marked.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from suite.report.tables.format import (
 )
 from suite.report.tables.registry import table
 from suite.results.latency import BatchOneLatency
+from suite.results.latency import interval as latency_interval
 from suite.strategies import STRATEGIES
 
 
@@ -61,8 +65,8 @@ def _device(rows: list[Row]) -> tuple[str, bool]:
     return ("device per row" if found else "not measured"), False
 
 
-def _bench_stat(row: Row, bench: BatchOneLatency) -> Stat:
-    """The latency benchmark's median for the network this row trained (a strategy counts if it reshapes it)."""
+def _bench_key(row: Row, bench: BatchOneLatency) -> tuple | None:
+    """The benchmarked network this row trained (a strategy counts if it reshapes it), or None."""
     cells = row.ok if row.n_ok else row.cells
     changes_network = row.base in STRATEGIES and STRATEGIES.get(row.base).changes_network()
     strategy = str(cells["strategy"].iloc[0]) if changes_network else None
@@ -70,8 +74,48 @@ def _bench_stat(row: Row, bench: BatchOneLatency) -> Stat:
         num_classes: int | None = lock_entry(row.dataset).num_classes
     except (UserError, OSError):
         num_classes = None
-    median = bench.lookup(row.architecture, int(cells["image_size"].iloc[0]), num_classes, strategy)
-    return mean_se([] if math.isnan(median) else [median])  # not benchmarked: an empty cell, not "n/a"
+    return bench.key_of(row.architecture, int(cells["image_size"].iloc[0]), num_classes, strategy)
+
+
+def _bench_stat(row: Row, bench: BatchOneLatency) -> Stat:
+    """The latency benchmark's median for the network this row trained."""
+    key = _bench_key(row, bench)
+    return mean_se([] if key is None else [bench.median_ms[key]])  # not benchmarked: an empty cell, not "n/a"
+
+
+def _bench_interval(row: Row, bench: BatchOneLatency) -> tuple[float, float]:
+    key = _bench_key(row, bench)
+    return (math.nan, math.nan) if key is None else bench.interval_ms[key]
+
+
+def _run_interval(row: Row) -> tuple[float, float]:
+    """The interval of a row's per-run latency: from the lowest lower quartile to the highest upper quartile over
+    its seeds (median ± IQR/2 each, as a result records median and IQR only)."""
+    ok = row.ok
+    if not row.chosen or "latency_ms" not in ok or ok["latency_ms"].isna().all():
+        return math.nan, math.nan
+    iqr = ok["latency_iqr_ms"] if "latency_iqr_ms" in ok else [math.nan] * len(ok)
+    spans = [
+        latency_interval({"median_ms": m, "iqr_ms": None if math.isnan(q) else q})
+        for m, q in zip(ok["latency_ms"], iqr)
+        if not math.isnan(m)
+    ]
+    return min(lo for lo, _ in spans), max(hi for _, hi in spans)
+
+
+def clear_winners(
+    best: set[tuple], values: dict[tuple, float], intervals: dict[tuple, tuple[float, float]]
+) -> set[tuple]:
+    """The fastest rows `best`, kept only when no slower row's interval overlaps any of theirs (rows tied as printed
+    are one measurement, e.g. the same network, and share the mark)."""
+    others = [k for k, v in values.items() if k not in best and not math.isnan(v)]
+    for k in best:
+        lo, hi = intervals[k]
+        for o in others:
+            o_lo, o_hi = intervals[o]
+            if not (o_lo > hi or o_hi < lo):
+                return set()
+    return best
 
 
 def efficiency_table(
@@ -104,7 +148,14 @@ def efficiency_table(
     for key, _ in columns:
         higher = key in metrics and higher_is_better(key)
         values = {(i, key): _shown(stats[(i, key)], key, config) for i in range(len(order))}
-        best |= winners(values, higher, decimals if key in metrics else 6)
+        found = winners(values, higher, decimals if key in metrics else 6)
+        if key in ("latency_ms", "bench_ms"):
+            spans = {
+                (i, key): _bench_interval(row, bench) if key == "bench_ms" else _run_interval(row)
+                for i, row in enumerate(order)
+            }
+            found = clear_winners(found, values, spans)
+        best |= found
     notes = Notes()
     body = []
     for i, row in enumerate(order):
