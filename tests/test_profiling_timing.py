@@ -118,3 +118,42 @@ def test_interleaved_latency_of_two_networks_on_the_cpu():
     assert all(s["n"] == 4 and s["median_ms"] > 0 for s in summary.values())
     assert header["threads"] == 1 and header["rounds"] == 2 and header["dtype"] == "float32"
     assert small.training  # timed on copies: the caller's modules are untouched
+
+
+class FakeEvent:
+    """torch.cuda.Event on a machine without CUDA: each pair of records is 4 ms apart on the 'device'."""
+
+    def __init__(self, enable_timing: bool = False) -> None:
+        self.recorded = 0
+
+    def record(self) -> None:
+        self.recorded += 1
+
+    def synchronize(self) -> None: ...
+
+    def elapsed_time(self, end: FakeEvent) -> float:
+        return 4.0
+
+
+def test_on_cuda_latency_is_the_cuda_events_time_not_the_host_wall_clock(monkeypatch):
+    """Issue 15.4: CUDA-event timing. The forward step records an event pair around the pass and returns the device
+    time, which time_calls, the interleaved timer and the cell's record use instead of the (here slow) wall clock."""
+    from suite.profiling import timing
+    from suite.profiling.interleaved import summarise_calls, time_interleaved
+
+    monkeypatch.setattr(torch.cuda, "Event", FakeEvent)
+    monkeypatch.setattr(timing, "_batch", lambda b, size, device, cl: torch.zeros(b, 3, size, size))
+
+    class Slow(nn.Module):
+        def forward(self, x):
+            time.sleep(0.02)  # 20 ms of host time per call
+            return x.mean()
+
+    step = timing.forward_step(Slow().eval(), 1, 8, torch.device("cuda"))
+    times, _ = time_calls(step, warmup=1, iterations=3)
+    assert times == [0.004] * 3
+    summary = summarise_calls(time_interleaved({"a": step}, rounds=2, block=2, warmup=0)["a"])
+    assert summary["timer"] == "cuda_events" and summary["median_ms"] == pytest.approx(4.0)
+    assert summary["wall_median_ms"] >= 20
+    cpu_step = timing.forward_step(Slow().eval(), 1, 8, torch.device("cpu"))
+    assert cpu_step() is None and time_calls(cpu_step, 0, 2)[0][0] >= 0.02

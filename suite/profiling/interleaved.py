@@ -3,6 +3,8 @@
     warm-up:   every step `warmup` times, round-robin
     round r:   for each step, in an order rotated by r: `block` timed calls
     per call:  wall seconds (perf_counter), this thread's CPU seconds (thread_time), the process's CPU (process_time)
+               and, on CUDA, the device seconds between two CUDA events around the forward pass (the summary
+               then reads those, with the wall median beside them)
 
 A machine whose load drifts (other jobs on a shared VM) then slows every network alike instead of whichever
 happened to run during the busy minute, so two networks' medians can be compared. The summary of each step is the
@@ -38,6 +40,7 @@ class CallTimes:
     wall: list[float] = field(default_factory=list)
     thread_cpu: list[float] = field(default_factory=list)
     process_cpu: list[float] = field(default_factory=list)
+    device: list[float] = field(default_factory=list)  # CUDA-event seconds, when the step reports them
 
 
 def rotation(keys: list, r: int) -> list:
@@ -50,7 +53,7 @@ def rotation(keys: list, r: int) -> list:
 
 
 def time_interleaved(
-    steps: Mapping[Hashable, Callable[[], None]], rounds: int, block: int, warmup: int
+    steps: Mapping[Hashable, Callable[[], float | None]], rounds: int, block: int, warmup: int
 ) -> dict[Hashable, CallTimes]:
     """`rounds` × `block` timed calls of every step, in rotating round-robin blocks, after `warmup` untimed calls of
     each (also round-robin), with the garbage collector off while timing."""
@@ -70,8 +73,10 @@ def time_interleaved(
                 step, out = steps[key], times[key]
                 for _ in range(block):
                     w0, t0, p0 = time.perf_counter(), time.thread_time(), time.process_time()
-                    step()
+                    device_seconds = step()
                     w1, t1, p1 = time.perf_counter(), time.thread_time(), time.process_time()
+                    if device_seconds is not None:
+                        out.device.append(device_seconds)
                     out.wall.append(w1 - w0)
                     out.thread_cpu.append(t1 - t0)
                     out.process_cpu.append(p1 - p0)
@@ -86,15 +91,18 @@ def summarise_calls(times: CallTimes) -> dict[str, Any]:
     process's CPU seconds per wall second over all calls (about the number of busy threads; it falls when the
     process waited for a core)."""
     wall = np.asarray(times.wall) * 1e3
-    q1, median, q3 = np.percentile(wall, [25, 50, 75])
+    timed = np.asarray(times.device) * 1e3 if times.device else wall  # CUDA events where the step gave them
+    q1, median, q3 = np.percentile(timed, [25, 50, 75])
     total_wall = float(np.sum(times.wall))
+    cuda = {"timer": "cuda_events", "wall_median_ms": float(np.median(wall))} if times.device else {}
     return {
+        **cuda,
         "median_ms": float(median),
         "iqr_ms": float(q3 - q1),
         "q1_ms": float(q1),
         "q3_ms": float(q3),
-        "min_ms": float(wall.min()),
-        "max_ms": float(wall.max()),
+        "min_ms": float(timed.min()),
+        "max_ms": float(timed.max()),
         "n": len(times.wall),
         "thread_cpu_median_ms": float(np.median(times.thread_cpu) * 1e3),
         "process_cpu_median_ms": float(np.median(times.process_cpu) * 1e3),
