@@ -304,7 +304,8 @@ def test_a_corrupt_result_from_an_older_version(tmp_path):
     files = sorted((results / "f" / "runs").glob("*.json"))
     assert code == 0 and len(files) == 2
     old = json.loads(files[0].read_text())
-    old["schema_version"], old["metrics"] = 0, {"test": {"accuracy": "0.5"}}  # a layout the schema never had
+    # a layout the schema never had: metrics as a list of pairs, the config under another key
+    old["metrics"], old["cfg"] = [["accuracy", 0.5]], old.pop("config")
     files[0].write_text(json.dumps(old))
     files[1].write_text(files[1].read_text()[:300])  # truncated by a crash of a version without atomic writes
     count.injected = 2
