@@ -235,7 +235,7 @@ def _run(what: str, fn, *args):
         sys.exit(f"{what} failed (exit {exc.returncode}): {tail[0]}")
 
 
-def main(argv: list[str] | None = None) -> None:
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--arch", default="resnet10t")
     parser.add_argument("--size", type=int, default=32)
@@ -251,7 +251,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--timm-train", type=Path, help="timm's train.py (default: the installed version's)")
     parser.add_argument("--quick", action="store_true", help="a smoke: tiny sizes, one round")
     parser.add_argument("--out", type=Path, default=REPO / ".cache" / "bench" / "peers.json")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
     if args.quick:
         args.size, args.count, args.epochs, args.rounds, args.loop_images, args.batch = 16, 80, 1, 1, 16, 8
     train_py = timm_train(args.timm_train).resolve()
