@@ -37,6 +37,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from functools import partial
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -65,6 +66,7 @@ train:
   monitor: loss
   augment: {{hflip: true}}
 """
+THREADS = "  threads: {threads}\n"
 
 
 def timm_args(args, data: Path, out: Path, seed: int) -> list[str]:
@@ -145,20 +147,27 @@ def export_image_folder(data, root: Path) -> None:
 # ---------------------------------------------------------------------------------------------------- the loops
 
 
-def suite_loop(config, data, n: int) -> float:
+def suite_loop(config, data, n: int, threads: int | None = None) -> float:
     """Steady-state img/s of the suite's `fit` (its second epoch) on the first `n` training images, set up as a cell
     sets itself up (threads, seeds, deterministic algorithms)."""
+    import torch
+
     from suite.assembly import assemble
     from suite.runner.cell import setup
     from suite.train import fit
 
-    cfg = config.train.model_copy(update={"epochs": 2})
+    cfg = config.train.model_copy(update={"epochs": 2, **({"threads": threads} if threads else {})})
     small = dataclasses.replace(
         data, splits={"train": _head(data.splits["train"], n), "val": _head(data.splits["val"], 64)}
     )
-    device = setup(cfg, config.seed)
-    built = assemble(config, data.num_outputs, {})
-    return fit(built.model, built.norm, built.strategy, built.ctx, small, cfg, device).throughput
+    before = torch.get_num_threads()
+    try:
+        device = setup(cfg, config.seed)
+        built = assemble(config, data.num_outputs, {})
+        return fit(built.model, built.norm, built.strategy, built.ctx, small, cfg, device).throughput
+    finally:
+        torch.use_deterministic_algorithms(False)
+        torch.set_num_threads(before)
 
 
 def _head(split, n: int):
@@ -204,22 +213,24 @@ def bare_loop(config, data, n: int, deterministic: bool = False, threads: int | 
 # ---------------------------------------------------------------------------------------------------- the cells
 
 
-def suite_cell(matrix: Path, results: Path) -> tuple[float, float]:
-    """(wall seconds, val accuracy %) of `python -m suite run` on the one-cell matrix."""
+def suite_cell(matrix: Path, results: Path) -> tuple[float, float, dict[str, float]]:
+    """(wall seconds, val accuracy %, the cell's own timings) of `python -m suite run` on the one-cell matrix."""
     cmd = [sys.executable, "-m", "suite", "run", str(matrix), "--results", str(results), "--no-report"]
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     wall = time.perf_counter() - t0
     (run,) = (results / "peers" / "runs").glob("*.json")
-    return wall, json.loads(run.read_text())["metrics"]["val"]["scalars"]["accuracy"] * 100
+    result = json.loads(run.read_text())
+    return wall, result["metrics"]["val"]["scalars"]["accuracy"] * 100, result["timings"]
 
 
-def timm_cell(train_py: Path, argv: list[str], out: Path) -> tuple[float, float]:
-    """(wall seconds, val top-1 % at the lowest validation loss) of timm's train.py."""
+def timm_cell(train_py: Path, argv: list[str], out: Path, threads: int | None) -> tuple[float, float]:
+    """(wall seconds, val top-1 % at the lowest validation loss) of timm's train.py (`threads`: OMP_NUM_THREADS,
+    which torch's default thread count follows; train.py has no option for it)."""
+    env = {**os.environ, **({"OMP_NUM_THREADS": str(threads)} if threads else {})}
     t0 = time.perf_counter()
-    subprocess.run(
-        [sys.executable, str(train_py), *argv], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
+    cmd = [sys.executable, str(train_py), *argv]
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     wall = time.perf_counter() - t0
     with (out / "timm" / "summary.csv").open() as f:
         rows = list(csv.DictReader(f))
@@ -249,6 +260,11 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--loop-images", type=int, default=256, help="training images of the loop comparison")
     parser.add_argument("--timm-train", type=Path, help="timm's train.py (default: the installed version's)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="torch threads on every side (default: torch's default, as a user gets it)",
+    )
     parser.add_argument("--quick", action="store_true", help="a smoke: tiny sizes, one round")
     parser.add_argument("--out", type=Path, default=REPO / ".cache" / "bench" / "peers.json")
     return parser
@@ -259,6 +275,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.quick:
         args.size, args.count, args.epochs, args.rounds, args.loop_images, args.batch = 16, 80, 1, 1, 16, 8
     train_py = timm_train(args.timm_train).resolve()
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     load = [os.getloadavg()[0]]
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -273,26 +293,37 @@ def main(argv: list[str] | None = None) -> None:
         rows = []
         for r in range(args.rounds):
             matrix = work / f"peers-{r}.yaml"
-            matrix.write_text(MATRIX.format(**vars(args), seed=r))
+            matrix.write_text(
+                MATRIX.format(**vars(args), seed=r) + (THREADS.format(**vars(args)) if args.threads else "")
+            )
             config = load_matrix(str(matrix), SuiteCatalog()).cells[0].config
-            row = {
-                "bare": bare_loop(config, data, n),
-                "suite_loop": suite_loop(config, data, n),
-                "bare_det": bare_loop(config, data, n, deterministic=True),
-                "bare_1thread": bare_loop(config, data, n, threads=1),
+            loops = {
+                "bare": partial(bare_loop, config, data, n),
+                "suite_loop": partial(suite_loop, config, data, n),
+                "bare_det": partial(bare_loop, config, data, n, deterministic=True),
+                "bare_1thread": partial(bare_loop, config, data, n, threads=1),
+                "suite_loop_1thread": partial(suite_loop, config, data, n, threads=1),
             }
+            order = list(loops) if r % 2 == 0 else list(reversed(loops))  # order effects cancel over rounds
+            row = {k: loops[k]() for k in order}
             load.append(os.getloadavg()[0])
             row["suite"] = _run("the suite's cell", suite_cell, matrix, work / f"results-{r}")
             load.append(os.getloadavg()[0])
             out = work / f"timm-{r}"
             row["timm"] = _run(
-                "timm's train.py", timm_cell, train_py, timm_args(args, work / "images", out, r), out
+                "timm's train.py",
+                timm_cell,
+                train_py,
+                timm_args(args, work / "images", out, r),
+                out,
+                args.threads,
             )
             load.append(os.getloadavg()[0])
             rows.append(row)
             print(
                 f"round {r + 1}: loop {row['suite_loop']:.1f} vs bare {row['bare']:.1f} img/s "
-                f"(bare deterministic {row['bare_det']:.1f}, 1 thread {row['bare_1thread']:.1f}); "
+                f"(bare deterministic {row['bare_det']:.1f}; 1 thread: loop "
+                f"{row['suite_loop_1thread']:.1f} vs bare {row['bare_1thread']:.1f}); "
                 f"cell {row['suite'][0]:.1f} s ({row['suite'][1]:.1f} %) vs timm {row['timm'][0]:.1f} s "
                 f"({row['timm'][1]:.1f} %)",
                 flush=True,
@@ -309,6 +340,7 @@ def report(rows: list[dict], load: list[float], args, train_py: Path, n: int, da
 
     ratios = {
         "loop": [r["suite_loop"] / r["bare"] for r in rows],
+        "loop_1thread": [r["suite_loop_1thread"] / r["bare_1thread"] for r in rows],
         "deterministic": [r["bare_det"] / r["bare"] for r in rows],
         "one_thread": [r["bare_1thread"] / r["bare"] for r in rows],
         "cell_wall": [r["suite"][0] / r["timm"][0] for r in rows],
@@ -320,6 +352,7 @@ def report(rows: list[dict], load: list[float], args, train_py: Path, n: int, da
         f"{args.step}×0.5, hflip; {args.rounds} rounds; splits {sizes}; torch threads {torch.get_num_threads()}"
     )
     print(f"  suite loop / bare loop, steady img/s ({n} images):   {_spread(ratios['loop'])}   target ≥ 0.95")
+    print(f"  the same at 1 thread on both sides:                 {_spread(ratios['loop_1thread'])}")
     print(f"  bare deterministic / bare default, img/s:            {_spread(ratios['deterministic'])}")
     print(
         f"  bare 1 thread / bare {torch.get_num_threads()} threads (default), img/s:       {_spread(ratios['one_thread'])}"
@@ -333,6 +366,8 @@ def report(rows: list[dict], load: list[float], args, train_py: Path, n: int, da
             f"    {side:5s}: wall {_spread(walls, ' s')}; val accuracy at lowest val loss "
             f"{statistics.median(accs):.1f} % (min {min(accs):.1f}, max {max(accs):.1f})"
         )
+    parts = {k: statistics.median(r["suite"][2][k] for r in rows) for k in rows[0]["suite"][2]}
+    print("    suite cell's own timings (median s): " + ", ".join(f"{k} {v:.1f}" for k, v in parts.items()))
     print(f"    accuracy suite − timm: {_spread(gap, ' pt')}   target within ±1 pt")
     print(f"  timm train.py: {train_py}")
     print(f"  load average: {min(load):.2f}–{max(load):.2f} (1 min)")

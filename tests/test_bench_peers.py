@@ -82,6 +82,6 @@ def test_quick_run_prints_every_ratio(tmp_path, monkeypatch, capsys):
     for line in ("suite loop / bare loop", "deterministic", "1 thread", "suite cell / timm", "load average"):
         assert line in printed, line
     saved = json.loads(out.read_text())
-    assert set(saved["ratios"]) == {"loop", "deterministic", "one_thread", "cell_wall"}
+    assert set(saved["ratios"]) == {"loop", "loop_1thread", "deterministic", "one_thread", "cell_wall"}
     assert all(v > 0 for values in saved["ratios"].values() for v in values)
     assert saved["rows"][0]["timm"][1] == 60.0  # top-1 at the fake's lowest eval loss (its last epoch)
