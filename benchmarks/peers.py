@@ -15,8 +15,8 @@ Every round, interleaved in one invocation:
 
 The script prints the median and min/max of each ratio over the rounds, the accuracies and the load average.
 
-    python benchmarks/peers.py [--arch resnet10t] [--size 32] [--count 600] [--epochs 3] [--batch 32]
-                               [--rounds 3] [--loop-images 256] [--timm-train FILE] [--quick] [--out FILE]
+    python benchmarks/peers.py [--arch resnet10t] [--size 32] [--count 480] [--epochs 3] [--batch 32]
+                               [--rounds 3] [--loop-images 192] [--timm-train FILE] [--quick] [--out FILE]
 
 timm's `train.py` is not in the timm wheel. `--timm-train` names it; by default it is read from
 $MEDTL_CACHE/peers/timm-<installed version>/train.py, downloaded there (with timm's Apache-2.0 LICENSE) from the
@@ -251,14 +251,14 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--arch", default="resnet10t")
     parser.add_argument("--size", type=int, default=32)
     parser.add_argument(
-        "--count", type=int, default=600, help="images generated (70%% train, 20%% val, 10%% test)"
+        "--count", type=int, default=480, help="images generated (70%% train, 20%% val, 10%% test)"
     )
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--step", type=int, default=2, help="StepLR step size in epochs (gamma 0.5)")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--loop-images", type=int, default=256, help="training images of the loop comparison")
+    parser.add_argument("--loop-images", type=int, default=192, help="training images of the loop comparison")
     parser.add_argument("--timm-train", type=Path, help="timm's train.py (default: the installed version's)")
     parser.add_argument(
         "--threads",
