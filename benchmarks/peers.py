@@ -355,7 +355,8 @@ def report(rows: list[dict], load: list[float], args, train_py: Path, n: int, da
     print(f"  the same at 1 thread on both sides:                 {_spread(ratios['loop_1thread'])}")
     print(f"  bare deterministic / bare default, img/s:            {_spread(ratios['deterministic'])}")
     print(
-        f"  bare 1 thread / bare {torch.get_num_threads()} threads (default), img/s:       {_spread(ratios['one_thread'])}"
+        f"  bare 1 thread / bare {torch.get_num_threads()} threads ({'--threads' if args.threads else 'default'}), "
+        f"img/s:       {_spread(ratios['one_thread'])}"
     )
     print(
         f"  suite cell / timm train.py, wall ({args.epochs} epochs):        {_spread(ratios['cell_wall'])}   target ≤ 0.80"
