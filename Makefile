@@ -9,6 +9,7 @@
 #   make bench-data-cache                                                 decoded-image cache vs decoding each epoch
 #   make bench-generators                                                 img/s of the embedded datasets' generators
 #   make bench-feature-cache                                              an LP cell on cached features vs on images
+#   make bench-peers [TIMM_TRAIN=path/to/train.py]                         the loop vs a bare loop, a cell vs timm train.py
 #   make lint | make clean
 #   make docker-build [IMAGE=medtl-bench:latest] [BASE_IMAGE=...] [PIP_CA=ca.crt]  the GPU image (Dockerfile)
 #   make test-docker                                                       docker executor against a real engine
@@ -31,7 +32,7 @@ COMPARE ?=
 export MEDTL_CACHE ?= $(CURDIR)/.cache
 export PYTHONHASHSEED ?= 0
 
-.PHONY: bench bench-data-cache bench-feature-cache bench-cli bench-overhead bench-generators report test test-slow test-faults test-tools lint format clean setup bench-latency latency-cv docker-build docker-base test-docker
+.PHONY: bench bench-data-cache bench-feature-cache bench-peers bench-cli bench-overhead bench-generators report test test-slow test-faults test-tools lint format clean setup bench-latency latency-cv docker-build docker-base test-docker
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -63,6 +64,12 @@ bench-generators: $(STAMP)
 
 bench-feature-cache: $(STAMP)
 	$(BIN)/python benchmarks/feature_cache.py
+
+# timm's train.py is not in its wheel: by default the script fetches the installed version's from its release tag
+# into $(MEDTL_CACHE)/peers/ (with timm's licence); TIMM_TRAIN points at a copy instead.
+TIMM_TRAIN ?=
+bench-peers: $(STAMP)
+	$(BIN)/python benchmarks/peers.py $(if $(TIMM_TRAIN),--timm-train $(TIMM_TRAIN))
 
 bench-cli: $(STAMP)
 	$(BIN)/python benchmarks/cli_speed.py
