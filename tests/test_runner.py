@@ -17,6 +17,8 @@ import pytest
 from suite.cli import main
 from suite.results import CellResult, atomic_write_bytes, load_results
 
+REPO = Path(__file__).resolve().parents[1]
+
 TINY = """
 name: tiny
 datasets: [synthetic-vessels]
@@ -46,13 +48,19 @@ def runs(results: Path) -> list[Path]:
     return sorted((results / "tiny" / "runs").glob("*"))
 
 
-def start_driver(tmp_path: Path, epochs: int, *only: str, stderr=subprocess.DEVNULL):
+def start_driver(tmp_path: Path, epochs: int, *only: str, stderr=subprocess.DEVNULL, slow: bool = False):
     """`medtl-bench run` of the tiny matrix in a child process, returned once a cell is training (or after 120 s),
-    with its command line and results folder; `only` are `--only` filters."""
+    with its command line and results folder; `only` are `--only` filters. `slow`: every epoch of the driver's
+    cells starts 2 s late (tests/faults/sitecustomize.py), so a cell is still training when the test acts, however
+    fast or loaded the machine."""
     results = tmp_path / "results"
     cmd = [sys.executable, "-m", "suite", "run", str(write_matrix(tmp_path, epochs=epochs))]
     cmd += ["--results", str(results), "--no-report", *[a for f in only for a in ("--only", f)]]
-    driver = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=stderr, text=True)
+    env = {**os.environ}
+    if slow:
+        faults = Path(__file__).with_name("faults")
+        env |= {"PYTHONPATH": os.pathsep.join([str(faults), str(REPO)]), "MEDTL_TEST_FAULT": "slow"}
+    driver = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=stderr, text=True, env=env)
     deadline = time.time() + 120
     while time.time() < deadline and not list((results / "tiny" / "work").glob("*/progress.json")):
         time.sleep(0.2)
@@ -148,7 +156,7 @@ def test_kill_9_of_the_driver_then_resume(tmp_path):
 def test_ctrl_c_of_the_driver_stops_its_cells_and_keeps_what_finished(tmp_path):
     """SIGINT (Ctrl-C) mid-cell: exit 130 with the resume hint, the running cell is stopped (no orphan, no result,
     no temp file: it was not finished, so it is not 'failed' either), and the next run completes the matrix."""
-    driver, cmd, results = start_driver(tmp_path, 4, stderr=subprocess.PIPE)
+    driver, cmd, results = start_driver(tmp_path, 4, stderr=subprocess.PIPE, slow=True)
     assert driver.poll() is None, "the driver finished before it could be interrupted"
     driver.send_signal(signal.SIGINT)
     _, err = driver.communicate(timeout=60)
@@ -221,7 +229,7 @@ def test_atomic_write_leaves_old_file_on_failure(tmp_path, monkeypatch):
 
 def test_two_drivers_share_a_matrix_without_duplicates(tmp_path):
     """A second driver (a shard, or a rerun while an orphaned driver still runs) waits for cells another holds."""
-    first, cmd, results = start_driver(tmp_path, 12, "seed=0")  # long enough that the second driver meets it
+    first, cmd, results = start_driver(tmp_path, 12, "seed=0", slow=True)  # the second driver meets it
     second = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert first.wait(timeout=600) == 0 and second.returncode == 0
     assert "another medtl-bench process is running it" in second.stderr
@@ -241,7 +249,7 @@ def test_a_run_talks_while_it_runs(tmp_path, capfd):
     for epoch in (1, 2):
         assert re.search(rf"^epoch {epoch}/2 synthetic-vessels\.\S+ train_loss=\d\S* val_loss=\d", err, re.M)
     assert re.search(r"^done   synthetic-vessels\..*\[1/1 done, 0 failed, 0 to go\]$", err, re.M)
-    (work,) = (results / "tiny" / "work").iterdir()
+    (work,) = [p for p in (results / "tiny" / "work").iterdir() if p.name != "networks"]
     log = (work / "log.txt").read_text()
     assert "\r" not in log and len(re.findall(r"^epoch \d/2 ", log, re.M)) == 2
     with (work / "metrics.csv").open() as f:
@@ -280,7 +288,7 @@ def test_recompute_runs_finished_cells_again_and_a_failure_never_replaces_a_fini
     only = ["--only", "strategy=ft", "--only", "seed=0"]
     assert main(["run", str(path), "--results", str(results), "--no-report", *only]) == 0
     (first,) = load_results(results / "tiny" / "runs")
-    (work,) = (results / "tiny" / "work").iterdir()
+    (work,) = [p for p in (results / "tiny" / "work").iterdir() if p.name != "networks"]
     (work / "best.pt").unlink()
     assert main(["run", str(path), "--results", str(results), "--no-report", *only, "--recompute"]) == 0
     (again,) = load_results(results / "tiny" / "runs")

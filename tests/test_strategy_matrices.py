@@ -88,5 +88,5 @@ def test_paper_matrices_validate_and_dry_run_against_the_real_lock(
     monkeypatch.setenv("MEDTL_LOCK", str(REPO_LOCK))
     assert main(["run", name, "--dry-run", "--results", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert f"{cells} cells in matrix '{name}'" in out
+    assert f"{cells:,} cells in matrix '{name}'" in out
     assert not list(tmp_path.iterdir())  # a dry run writes nothing

@@ -3,7 +3,8 @@ the driver, the fork server it starts (and so every forked cell) and subprocess 
 
 `MEDTL_TEST_FAULT`, read when the hook runs (a forked cell gets the driver's environment at fork time):
   hook      a strategy's epoch hook raises at epoch 2 (a bug in a strategy);
-  allocate  the epoch hook asks for 64 GiB (more than any `--memory` limit the suite test sets).
+  allocate  the epoch hook asks for 64 GiB (more than any `--memory` limit the suite test sets);
+  slow      every epoch starts 2 s late (a cell still trains when a test acts on it, on any machine).
 Nothing here is imported by the suite itself.
 """
 
@@ -18,6 +19,10 @@ if os.environ.get("MEDTL_TEST_FAULT"):
         fault = os.environ.get("MEDTL_TEST_FAULT")
         if fault == "hook" and epoch == 2:
             raise RuntimeError("injected fault: the strategy's epoch hook failed")
+        if fault == "slow":
+            import time
+
+            time.sleep(2.0)
         if fault == "allocate":
             import torch
 
