@@ -43,7 +43,14 @@ def run_matrix(code: Path, results: Path, cache: Path, only: list[str], env: dic
     t0 = time.perf_counter()
     done = subprocess.run(cmd, cwd=code, env=full, capture_output=True, text=True, timeout=3600)
     wall = time.perf_counter() - t0
-    if done.returncode != 0:
+    if (
+        done.returncode == 1
+    ):  # cells failed (a timeout on a loaded machine): the wall time still counts, said aloud
+        failed = [line for line in done.stderr.splitlines() if line.startswith("  FAILED")]
+        print(
+            f"  warning: {len(failed)} cell(s) failed in {code.name}: {'; '.join(failed)[:300]}", flush=True
+        )
+    elif done.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} in {code} failed ({done.returncode}):\n{done.stderr[-3000:]}")
     return wall
 
