@@ -145,7 +145,13 @@ def test_memory_limit_is_an_out_of_memory_failure(client, tmp_path):
 def _driver(path: Path, results: Path) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "suite", "run", str(path), "--results", str(results), "--no-report"]
     cmd += ["--executor", "docker", "--image", IMAGE]
-    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(  # SIGINT as a terminal gives it, even when CI started us with SIGINT ignored
+        cmd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
 
 
 def _wait_for_container(client, matrix: str, timeout: float = 300) -> None:

@@ -60,7 +60,16 @@ def start_driver(tmp_path: Path, epochs: int, *only: str, stderr=subprocess.DEVN
     if slow:
         faults = Path(__file__).with_name("faults")
         env |= {"PYTHONPATH": os.pathsep.join([str(faults), str(REPO)]), "MEDTL_TEST_FAULT": "slow"}
-    driver = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=stderr, text=True, env=env)
+    # SIGINT as a terminal gives it: a CI job or a `nohup … &` shell starts its children with SIGINT ignored, and
+    # Python then leaves it ignored, so the Ctrl-C test would test the shell, not the driver
+    driver = subprocess.Popen(
+        cmd,
+        stdout=subprocess.DEVNULL,
+        stderr=stderr,
+        text=True,
+        env=env,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.time() + 120
     while time.time() < deadline and not list((results / "tiny" / "work").glob("*/progress.json")):
         time.sleep(0.2)
