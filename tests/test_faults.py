@@ -158,7 +158,8 @@ def test_a_diverging_loss(tmp_path):
 def test_a_timeout(tmp_path):
     count = Count("timeout")
     results = tmp_path / "r"
-    path = matrix(tmp_path, epochs=200, timeout=0.1)
+    # no early stopping: on a quiet machine the tiny cell would otherwise stop well inside its 6 s of work
+    path = matrix(tmp_path, epochs=200, timeout=0.1, extra=", early_stopping: {patience: null}")
     code, _ = finish(driver(path, results, "--only", "strategy=ft"), count)
     count.injected = 1
     (result,) = audit(results, count).values()
