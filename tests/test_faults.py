@@ -246,7 +246,9 @@ def test_two_drivers_on_one_matrix(tmp_path):
     count = Count("two drivers on one matrix")
     results = tmp_path / "r"
     path = matrix(tmp_path, seeds="[0, 1]", epochs=3)
-    first = driver(path, results)
+    first = driver(
+        path, results, fault="slow"
+    )  # epochs start 2 s late: the second driver meets a running cell
     assert wait_for(lambda: cell_pids(results))
     second = driver(path, results)
     count.injected = 1
