@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import errno
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
 from suite.analysis import MEDIUM_EFFECT
+from suite.argtypes import at_least, batch_sizes, positive
 from suite.errors import UserError
 from suite.matrix.expand import DEFAULT_MAX_CELLS
 
@@ -30,36 +31,10 @@ def _one_line(text: str) -> str:
     return " ".join(text.splitlines())
 
 
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text}")
-    return value
-
-
-def _at_least(low: int) -> Callable[[str], int]:
-    """An argparse type: an integer ≥ `low` (`--jobs 0` would otherwise be taken as "the default")."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"must be an integer ≥ {low}, got {text!r}") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"must be ≥ {low}, got {value}")
-        return value
-
-    parse.__name__ = f"integer ≥ {low}"  # what argparse names in its own messages
-    return parse
-
-
 def _max_cells(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-cells",
-        type=_at_least(1),
+        type=at_least(1),
         default=DEFAULT_MAX_CELLS,
         metavar="N",
         help=f"refuse a matrix of more cells than this (default {DEFAULT_MAX_CELLS:,})",
@@ -122,13 +97,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--executor", default="local", choices=["local", "docker", "slurm"])
     run.add_argument(
         "--jobs",
-        type=_at_least(1),
+        type=at_least(1),
         help="cells at a time (local: 1 on the CPU; local and docker: GPUs × --cells-per-gpu; slurm: array"
         " parallelism)",
     )
     run.add_argument(
         "--cells-per-gpu",
-        type=_at_least(1),
+        type=at_least(1),
         metavar="N",
         help="local and docker: cells sharing one GPU (default: what fits the free memory, from the GPU peak"
         " finished cells recorded; 1 until one has)",
@@ -141,12 +116,12 @@ def _parser() -> argparse.ArgumentParser:
         help="memory limit per cell, e.g. 16g (docker: the container's; slurm: the task's; local: address space "
         "beyond the imports, RLIMIT_AS)",
     )
-    ex.add_argument("--cpus", type=_positive, help="CPU cores per cell")
+    ex.add_argument("--cpus", type=positive, help="CPU cores per cell")
     ex.add_argument("--partition", help="slurm partition")
     ex.add_argument("--account", help="slurm account")
     ex.add_argument(
         "--time",
-        type=_at_least(1),
+        type=at_least(1),
         metavar="MIN",
         help="slurm time limit per task (default: train.timeout_min)",
     )
@@ -176,11 +151,11 @@ def _parser() -> argparse.ArgumentParser:
         help="add a regression section against older results; exit 1 on a change for the worse (improvements never fail)",
     )
     rep.add_argument(
-        "--k", type=_positive, help="flag metric changes beyond k·SE (default: report.compare.k, 2)"
+        "--k", type=positive, help="flag metric changes beyond k·SE (default: report.compare.k, 2)"
     )
     rep.add_argument(
         "--latency-pct",
-        type=_positive,
+        type=positive,
         help="flag latency changes beyond this %% (default: report.compare, 10)",
     )
     _max_cells(rep)
@@ -237,18 +212,6 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _batch_sizes(text: str) -> tuple[int, ...]:
-    try:
-        sizes = tuple(int(b) for b in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"batch sizes are integers separated by commas, not {text!r}"
-        ) from None
-    if not sizes or min(sizes) < 1:
-        raise argparse.ArgumentTypeError(f"batch sizes must be ≥ 1, not {text!r}")
-    return sizes
-
-
 def _profile_parser(sub) -> None:
     prof = sub.add_parser(
         "profile", help="params, MACs (fvcore and thop), latency, peak memory and throughput of one model"
@@ -260,18 +223,18 @@ def _profile_parser(sub) -> None:
         "--strategy", default="ft", help="prepare the model as this strategy does, e.g. ttl@block3"
     )
     prof.add_argument(
-        "--image-size", type=_at_least(8), help="input side in pixels (default: the architecture's)"
+        "--image-size", type=at_least(8), help="input side in pixels (default: the architecture's)"
     )
-    prof.add_argument("--num-classes", type=_at_least(2), default=1000, help="head size (default: 1000)")
+    prof.add_argument("--num-classes", type=at_least(2), default=1000, help="head size (default: 1000)")
     prof.add_argument("--pretrained", action="store_true", help="load the ImageNet weights (default: random)")
     prof.add_argument("--json", action="store_true", help="print the result fields as JSON")
     prof.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     prof.add_argument(
-        "--batch-sizes", type=_batch_sizes, default=(1, 32), help="latency batches (default: 1,32)"
+        "--batch-sizes", type=batch_sizes, default=(1, 32), help="latency batches (default: 1,32)"
     )
     prof.add_argument("--warmup", type=int, default=10, help="untimed calls per batch size (default: 10)")
     prof.add_argument("--iterations", type=int, default=30, help="timed calls per batch size (default: 30)")
-    prof.add_argument("--threads", type=_at_least(1), help="torch CPU threads (default: torch's)")
+    prof.add_argument("--threads", type=at_least(1), help="torch CPU threads (default: torch's)")
     prof.add_argument("--amp", action="store_true", help="bf16 autocast (GPU only)")
     prof.add_argument("--channels-last", action="store_true", help="channels_last memory format (GPU only)")
     prof.add_argument("--no-latency", dest="latency", action="store_false", help="skip latency")
@@ -306,10 +269,10 @@ def _analyze_parser(sub) -> None:
         help="id, slug or 'key=value ...' each; two or more compare side by side",
     )
     cam.add_argument(
-        "--images", type=_at_least(1), default=4, help="test images drawn with --seed, classes in turn"
+        "--images", type=at_least(1), default=4, help="test images drawn with --seed, classes in turn"
     )
     cam.add_argument("--ids", help="comma-separated test image ids instead of a draw")
-    cam.add_argument("--seed", type=_at_least(0), default=0)
+    cam.add_argument("--seed", type=at_least(0), default=0)
     cam.add_argument("--layers", default="blocks", help=LAYERS_HELP)
     cam.add_argument("--method", choices=["layercam", "gradcam"], default="layercam")
     cam.add_argument(
@@ -330,9 +293,9 @@ def _analyze_parser(sub) -> None:
     )
     sv.add_argument("--splits", default="val,test", help="held-out splits whose images are used")
     sv.add_argument(
-        "--max-samples", type=_at_least(2), default=5000, help="data points (image × position) per cut point"
+        "--max-samples", type=at_least(2), default=5000, help="data points (image × position) per cut point"
     )
-    sv.add_argument("--draws", type=_at_least(1), default=10, help="random-baseline draws")
+    sv.add_argument("--draws", type=at_least(1), default=10, help="random-baseline draws")
     sv.add_argument("--baseline", choices=["gaussian", "shuffle"], default="gaussian")
     sv.add_argument(
         "--max-effect",
@@ -341,7 +304,7 @@ def _analyze_parser(sub) -> None:
         help="overlap when A = P(real > random) is at most this",
     )
     sv.add_argument("--variance", type=float, default=0.99, help="variance kept by the PCA step")
-    sv.add_argument("--seed", type=_at_least(0), default=0)
+    sv.add_argument("--seed", type=at_least(0), default=0)
     sv.add_argument("--emit-ttl", action="store_true", help="write the ttl@<cut point> matrix, ready to run")
     sv.add_argument(
         "--out", type=Path, help="folder inside RESULTS_DIR (default: RESULTS_DIR/analysis/svcca)"

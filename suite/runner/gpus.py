@@ -38,6 +38,13 @@ def visible_gpus(spec: str = "all") -> list[str]:
     return [str(i) for i in range(torch.cuda.device_count())]
 
 
+def physical_id(gpu: str) -> str:
+    """The driver's CUDA id `gpu` as the physical GPU it names (the driver may itself see a subset through
+    CUDA_VISIBLE_DEVICES): what a child's CUDA_VISIBLE_DEVICES and nvidia-smi's index use."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    return visible.split(",")[int(gpu)].strip() if visible else gpu
+
+
 def free_bytes(ids: list[str]) -> dict[str, int]:
     """Free memory per GPU, from nvidia-smi when it is there (it creates no CUDA context in the driver, which
     `torch.cuda.mem_get_info` would, holding ~0.5 GiB of each GPU for the whole run), else from torch."""
@@ -50,14 +57,12 @@ def free_bytes(ids: list[str]) -> dict[str, int]:
             timeout=30,
         )
         if done.returncode == 0:
-            visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-            order = [v.strip() for v in visible.split(",")] if visible else None
             by_index = {}
             for line in done.stdout.strip().splitlines():
                 index, free = (part.strip() for part in line.split(","))
                 by_index[index] = int(free) * 2**20
             # nvidia-smi numbers GPUs physically; CUDA numbers the visible ones from 0
-            return {i: by_index.get(order[int(i)] if order else i, 0) for i in ids}
+            return {i: by_index.get(physical_id(i), 0) for i in ids}
     import torch
 
     return {i: torch.cuda.mem_get_info(int(i))[0] for i in ids}

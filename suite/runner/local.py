@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from suite.matrix import Cell
-from suite.runner.gpus import GpuPool
+from suite.runner.gpus import GpuPool, physical_id
 from suite.runner.worker import PARENT_ENV, run_forked
 
 FORKSERVER_ENV = "MEDTL_FORKSERVER"
@@ -136,18 +136,12 @@ class GpuLauncher:
     def start(self, cell: Cell, spec_path: Path, log_path: Path) -> PinnedHandle:
         gpu = self.pool.acquire()
         # the cell sees one GPU, as cuda:0; the fork server never initialised CUDA, so the variable still counts
-        self.inner.extra_env = {**self.inner.extra_env, "CUDA_VISIBLE_DEVICES": self.physical(gpu)}
+        self.inner.extra_env = {**self.inner.extra_env, "CUDA_VISIBLE_DEVICES": physical_id(gpu)}
         try:
             return PinnedHandle(self.inner.start(cell, spec_path, log_path), self.pool, gpu)
         except BaseException:
             self.pool.release(gpu)
             raise
-
-    @staticmethod
-    def physical(gpu: str) -> str:
-        """The driver's id `gpu` as the cell's CUDA_VISIBLE_DEVICES (the driver may itself see a subset)."""
-        visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-        return visible.split(",")[int(gpu)].strip() if visible else gpu
 
 
 def local_launcher(
