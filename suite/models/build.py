@@ -12,6 +12,7 @@ from suite.errors import UserError
 from suite.models import torchvision_nets
 from suite.models.catalog import TORCHVISION, ArchSpec
 from suite.models.weights import create_pretrained, pretrained_cfg
+from suite.results import atomic_write_from
 
 
 def _size_kwargs(spec: ArchSpec) -> dict:
@@ -54,6 +55,5 @@ def build_model(spec: ArchSpec, num_classes: int, source: str, checkpoint: Path 
 
 def save_checkpoint(model: nn.Module, path: Path, num_classes: int) -> None:
     """Best-validation weights for consumers (two-step children, CAM analysis). Written atomically."""
-    tmp = path.with_suffix(".tmp")
-    torch.save({"state_dict": model.state_dict(), "num_classes": num_classes}, tmp)
-    tmp.replace(path)
+    state = {"state_dict": model.state_dict(), "num_classes": num_classes}
+    atomic_write_from(path, lambda f: torch.save(state, f))

@@ -12,6 +12,7 @@ from suite.results.schema import (
 )
 from suite.results.store import (
     atomic_write_bytes,
+    atomic_write_from,
     atomic_write_many,
     load_results,
     read_result,
@@ -19,6 +20,7 @@ from suite.results.store import (
     write_predictions,
     write_result,
 )
+from suite.results.temps import remove_dead_writers, remove_temps_of
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -31,10 +33,13 @@ __all__ = [
     "RunPaths",
     "SplitMetrics",
     "atomic_write_bytes",
+    "atomic_write_from",
     "atomic_write_many",
     "list_artifacts",
     "load_results",
     "read_result",
+    "remove_dead_writers",
+    "remove_temps_of",
     "sanitise",
     "status_of",
     "write_manifest",

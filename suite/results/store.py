@@ -13,12 +13,14 @@ import json
 import math
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
 from suite.results.schema import CellResult
+from suite.results.temps import temp_prefix
 
 
 def _umask() -> int:
@@ -40,14 +42,16 @@ def new_file_mode() -> int:
     return 0o666 & ~_umask()
 
 
-def _staged(path: Path, payload: bytes, mode: int) -> Path:
-    """`payload` in a finished (fsynced) temporary file beside `path`, with `mode`; removed again on failure."""
+def _staged(path: Path, write: Callable[[BinaryIO], object], mode: int) -> Path:
+    """What `write` writes, in a finished (fsynced) temporary file beside `path` with `mode`; removed again on
+    failure. Its name says which process wrote it (suite/results/temps.py), so a later run can sweep it if this
+    process is killed before the rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=temp_prefix(path), suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             os.fchmod(f.fileno(), mode)
-            f.write(payload)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
     except OSError as exc:  # a full disk raises without a file name: name the file the user will look for
@@ -59,19 +63,24 @@ def _staged(path: Path, payload: bytes, mode: int) -> Path:
     return Path(tmp)
 
 
-def atomic_write_bytes(path: Path, payload: bytes) -> None:
-    """Write to a temporary file in the same folder, fsync, then rename over `path`.
+def atomic_write_from(path: Path, write: Callable[[BinaryIO], object]) -> None:
+    """Write through `write(file)` into a temporary file in the same folder, fsync, then rename over `path`.
 
     `mkstemp` creates the temporary file 0600; it gets the mode a plain `open` would have given (0666 less the
     umask) before the rename, so a results folder or datasets.lock shared by a group (umask 002) stays readable and
     writable by the group, as any other file the group's tools write there.
     """
-    tmp = _staged(path, payload, new_file_mode())
+    tmp = _staged(path, write, new_file_mode())
     try:
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def atomic_write_bytes(path: Path, payload: bytes) -> None:
+    """`payload` to `path` atomically (`atomic_write_from`)."""
+    atomic_write_from(path, lambda f: f.write(payload))
 
 
 def atomic_write_many(files: dict[Path, bytes]) -> None:
@@ -81,7 +90,7 @@ def atomic_write_many(files: dict[Path, bytes]) -> None:
     mode, staged = new_file_mode(), []
     try:
         for path, payload in files.items():
-            staged.append((_staged(path, payload, mode), path))
+            staged.append((_staged(path, lambda f, data=payload: f.write(data), mode), path))
     except BaseException:
         for tmp, _ in staged:
             tmp.unlink(missing_ok=True)

@@ -18,10 +18,10 @@ from typing import Protocol
 from tqdm import tqdm
 
 from suite.matrix import Cell
-from suite.results import RunPaths, read_result, status_of
+from suite.results import RunPaths, read_result, remove_dead_writers, status_of
 from suite.runner.progress import Progress, epoch_line
 from suite.runner.spec import CellSpec, record_failure
-from suite.runner.state import CellLock, plan
+from suite.runner.state import CellLock, plan, sweep_cell
 
 
 class Handle(Protocol):
@@ -116,6 +116,7 @@ class Scheduler:
 
     def run(self, cells: list[Cell], retry_failed: bool = True, recompute: bool = False) -> Summary:
         t0 = time.perf_counter()
+        remove_dead_writers(self.paths.root)  # what the cells of a killed driver were writing when they died
         todo, done, kept = plan(cells, self.paths, retry_failed, recompute)
         summary = Summary(
             todo=len(todo), done_before=done, kept_failed=[(c, self._earlier_error(c)) for c in kept]
@@ -192,6 +193,7 @@ class Scheduler:
                 outcome[cell.id] = "ok"
                 summary.done_elsewhere.append(cell)
                 continue
+            sweep_cell(self.paths, cell)
             spec = self._spec(cell, by_id)
             spec_path = self.paths.spec(cell)
             spec.write(spec_path)
@@ -230,6 +232,7 @@ class Scheduler:
                 self._spec(job.cell, by_id), describe(code) + _log_tail(self.paths.log(job.cell))
             )
         del running[cid]
+        sweep_cell(self.paths, job.cell)  # a cell killed mid-write (timeout, OOM) leaves its temporary file
         job.lock.release()
         if job.bar is not None:
             job.bar.close()

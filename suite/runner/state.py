@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 from suite.matrix import Cell
-from suite.results import RunPaths, status_of
+from suite.results import RunPaths, remove_temps_of, status_of
 
 
 def plan(
@@ -64,3 +64,11 @@ class CellLock:
             fcntl.flock(self.fd, fcntl.LOCK_UN)
             os.close(self.fd)
             self.fd = None
+
+
+def sweep_cell(paths: RunPaths, cell: Cell) -> None:
+    """Remove the temporary files a killed writer left among the cell's own files (its work folder, its result and
+    predictions). Only while holding the cell's `CellLock`, when no live process may be writing them."""
+    remove_temps_of(paths.cell_dir(cell))
+    result = paths.result(cell)
+    remove_temps_of(result.parent, [result.name, paths.predictions(cell).name])

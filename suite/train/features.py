@@ -16,7 +16,6 @@ the file. It is written atomically and refused when the key stored inside differ
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +27,7 @@ from torch import nn
 from suite.data.dataset import Split, TaskData
 from suite.matrix.schema import TrainConfig
 from suite.paths import cache_dir
-from suite.results import atomic_write_bytes
+from suite.results import atomic_write_from, remove_dead_writers
 
 FORMAT = 1
 VIEWS = ("plain", "hflip")
@@ -173,7 +172,8 @@ def load_or_build(
     if not matches_the_model(model, norm, cached.features["train"]["plain"], train, device):
         raise ValueError(f"{type(model).__name__}'s classifier is not applied to forward_head's pre-logits")
     if cached.built:
-        buffer = io.BytesIO()
-        torch.save({"key": key, "features": cached.features}, buffer)
-        atomic_write_bytes(path, buffer.getvalue())
+        remove_dead_writers(
+            path.parent
+        )  # a build killed while writing leaves a temporary file as big as this one
+        atomic_write_from(path, lambda f: torch.save({"key": key, "features": cached.features}, f))
     return cached
