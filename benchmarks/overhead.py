@@ -6,8 +6,10 @@
 Launchers (default): the smoke matrix's cells (`--only` filters; default seed 0, four cells) run by `medtl-bench run`
 twice per round, interleaved: with the fork server (the default) and with `MEDTL_FORKSERVER=0` (every cell a fresh
 interpreter, as before the fork server). The non-training part of a cell is (the run's wall time − the cells'
-summed `train_s`) / cells: process start, imports, data, model, evaluation, checkpoint, MACs and latency, and the
-driver's own start, shared out. The issue's target is ≤ 3 s per smoke cell on this machine.
+summed `train_s`) / cells: process start, imports, data, model, the per-epoch validation passes, test evaluation,
+checkpoint, MACs and latency, and the driver's own start and the report, shared out. Each round also prints it
+split by the cells' own timings (imports, setup, validate, eval, profile) and the rest of the wall time (outside
+cells). The issue's target is ≤ 3 s per smoke cell on this machine.
 
 Fresh clone (`--fresh-clone`): the baseline commit and the working tree's HEAD, each cloned into a temp folder
 and run as `python -m suite run smoke` (its report included) with the results folder empty and an empty
@@ -55,9 +57,22 @@ def run_matrix(code: Path, results: Path, cache: Path, only: list[str], env: dic
     return wall
 
 
+PARTS = ("imports_s", "setup_s", "validate_s", "eval_s", "profile_s")
+
+
 def train_seconds(results: Path) -> tuple[int, float]:
     files = sorted((results / "smoke" / "runs").glob("*.json"))
     return len(files), sum(json.loads(p.read_text())["timings"].get("train_s", 0.0) for p in files)
+
+
+def breakdown(results: Path, wall: float) -> dict[str, float]:
+    """Seconds per cell outside training, by where the cells' own timings put them; `outside cells` is the rest
+    of the wall time: the driver's start and plan, the fork server's start, launching, and the report."""
+    timings = [json.loads(p.read_text())["timings"] for p in (results / "smoke" / "runs").glob("*.json")]
+    per = {part: sum(t.get(part, 0.0) for t in timings) / len(timings) for part in PARTS}
+    inside = sum(t.get("total_s", 0.0) + t.get("imports_s", 0.0) for t in timings)
+    per["outside cells"] = (wall - inside) / len(timings)
+    return per
 
 
 def _load() -> str:
@@ -78,9 +93,11 @@ def launchers(rounds: int, only: list[str]) -> None:
                 wall = run_matrix(REPO, results, cache, only, env)
                 cells, train = train_seconds(results)
                 per_cell[name].append((wall - train) / cells)
+                parts = breakdown(results, wall)
                 print(
                     f"round {r + 1} {name:17} wall {wall:6.1f} s, training {train:6.1f} s over {cells} cells: "
-                    f"{(wall - train) / cells:5.2f} s per cell outside training ({_load()})",
+                    f"{(wall - train) / cells:5.2f} s per cell outside training ({_load()})\n    of which "
+                    + ", ".join(f"{k.removesuffix('_s')} {v:.2f}" for k, v in parts.items()),
                     flush=True,
                 )
     print(f"\nnon-training seconds per smoke cell ({' '.join(only) or 'all cells'}, {rounds} rounds):")

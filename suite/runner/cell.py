@@ -162,6 +162,7 @@ def run_cell(spec: CellSpec, imports_s: float = 0.0) -> CellResult:
         "imports_s": imports_s,
         "setup_s": setup_s,
         "train_s": outcome.train_seconds,
+        "validate_s": outcome.validate_seconds,
         "eval_s": t_profile - t_eval,
         "profile_s": time.perf_counter() - t_profile,
         "total_s": time.perf_counter() - t0,

@@ -40,6 +40,8 @@ class FitOutcome:
     stop_reason: str = "max_epochs"
     best_state: dict[str, torch.Tensor] | None = None
     train_seconds: float = 0.0
+    validate_seconds: float = 0.0
+    """The per-epoch validation passes (early stopping and the kept state need them; not in `train_seconds`)."""
     throughput: float = float("nan")
     features: FrozenFeatures | None = None
     """The frozen backbone's cached features, when the kept weights never trained the backbone (scoring uses them)."""
@@ -294,7 +296,9 @@ def fit(
     for epoch in range(1, cfg.epochs + 1):
         n_trainable = run.start_epoch(epoch)
         train_loss, seconds = run.train_epoch(epoch)
+        t_val = time.perf_counter()
         val, value = run.validate(epoch)
+        run.out.validate_seconds += time.perf_counter() - t_val
         lr = run.step_scheduler(value)
         improved = run.keep_if_best(epoch, value)
         entry = {
