@@ -16,14 +16,19 @@ case "$1" in
     if [[ "$*" == *DockerRootDir* ]]; then echo "$state/root"; elif [[ "$*" == *Driver* ]]; then echo vfs; fi ;;
   ps) cat "$state/containers" ;;
   images) cat "$state/dangling" ;;
-  image) exit 0 ;;  # `image inspect`: the offline base exists
-  build)  # a build that dies half-way (disk full): it leaves a container and a dangling layer
+  image)  # `image inspect`: the offline base exists; with -f, the test image's id when one is built
+    if [[ "$*" == *"-f"* && -f "$state/image_id" ]]; then cat "$state/image_id"; fi; exit 0 ;;
+  build)
+    if [[ -n "$FAKE_BUILD_OK" ]]; then echo sha256:new-image >"$state/image_id"; exit 0; fi
+    # a build that dies half-way (disk full): it leaves a container and a dangling layer
     echo c-left-by-build >>"$state/containers"; echo i-left-by-build >>"$state/dangling"; exit 1 ;;
 esac
 """
 
 
-def run_script(tmp_path: Path, **env: str) -> tuple[subprocess.CompletedProcess, list[str]]:
+def run_script(
+    tmp_path: Path, previous: str = "", **env: str
+) -> tuple[subprocess.CompletedProcess, list[str]]:
     bin_dir, state = tmp_path / "bin", tmp_path / "state"
     bin_dir.mkdir()
     (state / "root").mkdir(parents=True)
@@ -31,6 +36,8 @@ def run_script(tmp_path: Path, **env: str) -> tuple[subprocess.CompletedProcess,
     (bin_dir / "docker").chmod(0o755)
     (state / "containers").write_text("c-someone-elses\n")
     (state / "dangling").write_text("i-someone-elses\n")
+    if previous:
+        (state / "image_id").write_text(previous + "\n")
     done = subprocess.run(
         ["bash", str(REPO / "scripts" / "test-docker.sh")],
         env={
@@ -64,3 +71,18 @@ def test_a_failed_build_removes_what_it_created_and_nothing_else(tmp_path):
     assert not any("someone-elses" in call for call in calls if call.startswith(("rm", "rmi")))
     assert "removed 1 container(s) and 1 dangling image(s)" in done.stderr
     assert any(call.startswith("build") and "--force-rm" in call for call in calls)
+
+
+def test_a_rebuild_removes_the_image_it_replaced_and_only_that(tmp_path):
+    """On vfs the replaced image holds one or two full copies of the 6.4 GB image: it goes before the tests need
+    the room (the tests then fail here: PYTHON is /bin/false)."""
+    done, calls = run_script(tmp_path, previous="sha256:old-image", DOCKER_NEED_GB="0", FAKE_BUILD_OK="1")
+    assert "rmi sha256:old-image" in calls
+    assert not any(call.startswith("rmi") and "new-image" in call for call in calls)
+    assert "removed the image it replaced" in done.stdout
+
+
+def test_a_first_build_removes_no_image(tmp_path):
+    _, calls = run_script(tmp_path, DOCKER_NEED_GB="0", FAKE_BUILD_OK="1")
+    assert any(call.startswith("build") for call in calls)
+    assert not any(call.startswith("rmi sha256") for call in calls)
