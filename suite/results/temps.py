@@ -44,10 +44,16 @@ def temp_prefix(target: Path) -> str:
     return f".{target.name}.{os.getpid()}-{_where()}."
 
 
+def _target(name: str) -> str | None:
+    """The name of the file a staged temporary file was for, or None when `name` is not one."""
+    match = _TEMP.match(name)
+    return match["target"] if match else None
+
+
 def is_temp(name: str, target: str | None = None) -> bool:
     """Whether `name` is a staged temporary file (of the file named `target`, when given)."""
-    match = _TEMP.match(name)
-    return match is not None and (target is None or match["target"] == target)
+    staged_for = _target(name)
+    return staged_for is not None and (target is None or staged_for == target)
 
 
 def _dead_here(name: str) -> bool:
@@ -86,6 +92,6 @@ def remove_temps_of(folder: Path, targets: Iterable[str] | None = None) -> int:
         stale = [
             Path(entry.path)
             for entry in entries
-            if (match := _TEMP.match(entry.name)) and (wanted is None or match["target"] in wanted)
+            if (staged_for := _target(entry.name)) is not None and (wanted is None or staged_for in wanted)
         ]
     return _remove(stale)
